@@ -151,7 +151,9 @@ def compute_layout(
     col_mm = strip_mm / n_cols
     gx0 = _MARGIN_MM
     gy0 = _MARGIN_MM
-    trace_x0 = gx0 + _CAL_AREA_MM
+    # The pulse is 0.2 s wide, so at 50 mm/s it needs a wider area than at 25 mm/s.
+    cal_area_mm = max(_CAL_AREA_MM, CAL_PULSE_S * speed_mm_s + 5.0)
+    trace_x0 = gx0 + cal_area_mm
     gx1 = _snap_up(trace_x0 + strip_mm + _MARGIN_MM, gx0)
     gy1 = _snap_up(gy0 + spacing * (len(rows) + 0.25), gy0)
     panels: list[LeadPanel] = []
@@ -160,7 +162,7 @@ def compute_layout(
     for r, row in enumerate(rows):
         baseline = gy0 + spacing * (r + 0.75)
         pulses.append(CalibrationPulse(
-            x_mm=gx0 + (_CAL_AREA_MM - CAL_PULSE_S * speed_mm_s) / 2,
+            x_mm=gx0 + (cal_area_mm - CAL_PULSE_S * speed_mm_s) / 2,
             baseline_mm=baseline,
             width_mm=CAL_PULSE_S * speed_mm_s,
             height_mm=CAL_PULSE_MV * gain_mm_mv,

@@ -1,0 +1,348 @@
+"""The command line: ``python -m desktop_app [COMMAND] ...`` (also ``ecg-case-finder``).
+
+Without arguments, or with just the path of an ECG file, the window opens (and shows that
+file). Commands:
+
+``info FILE [--json] [--fs HZ]``
+    What the file holds: format, rate, duration, each lead's source and quality flags, heart
+    rate, age and sex, and the machine's own statements. Never the patient's name or ID.
+``render FILE --out ecg.png [--layout 3x4|6x2|12x1] [--speed 25|50] [--gain 5|10|20] [--dpi N]``
+    Draw the ECG as a standard 12-lead printout into a PNG.
+
+Later commands (``search``, ``search-text``, ``digitise``) register in :data:`_COMMANDS`.
+
+Exit status, for scripts:
+
+====  ==============================================================================
+0     success
+1     unexpected internal error (a bug: the message asks you to report it)
+2     usage error (unknown command or option, bad value)
+3     the input could not be read (or the output could not be written)
+4     damaged installation (a shipped model or library file is missing or corrupt)
+130   interrupted (Ctrl+C)
+====  ==============================================================================
+
+Results go to stdout; errors go to stderr as one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from desktop_app import __version__
+from desktop_app.errors import AssetError, EcgError
+
+log = logging.getLogger(__name__)
+
+PROG = "ecg-case-finder"
+EXIT_OK = 0
+EXIT_INTERNAL = 1
+EXIT_USAGE = 2
+EXIT_INPUT = 3
+EXIT_INSTALL = 4
+
+_EXIT_HELP = """\
+exit status:
+  0  success
+  1  unexpected internal error (please report it)
+  2  usage error
+  3  input could not be read, or output could not be written
+  4  damaged installation (reinstall the app)
+
+Without a command, the window opens (with FILE, if one is given)."""
+
+# Meta keys that carry the recording machine's own interpretation; shown as "machine".
+_MACHINE_KEYS = ("machine_statements", "machine_measurements")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line (or the window) and return the exit status.
+
+    Parameters
+    ----------
+    argv : arguments after the program name; ``sys.argv[1:]`` when None.
+
+    Returns
+    -------
+    int
+        The exit status (see the module docstring).
+    """
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if _wants_gui(args_list):
+        return _run_gui(args_list)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(args_list)
+    except SystemExit as exc:  # argparse exits 0 for --help/--version, 2 for usage errors
+        return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
+    _configure_logging(args.verbose)
+    try:
+        return int(args.handler(args) or EXIT_OK)
+    except AssetError as exc:
+        _error(str(exc))
+        return EXIT_INSTALL
+    except EcgError as exc:
+        _error(str(exc))
+        return EXIT_INPUT
+    except OSError as exc:
+        # Writing the output (or reading a file a reader had already opened) failed.
+        _error(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc))
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return 130
+    except Exception as exc:  # the documented catch-all: a bug, reported on one line
+        log.debug("internal error", exc_info=True)
+        _error(f"internal error: {type(exc).__name__}: {exc}; please report this "
+               f"(run again with --verbose for details)")
+        if args.verbose:
+            import traceback
+
+            traceback.print_exc()
+        return EXIT_INTERNAL
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every command (exposed for documentation and tests)."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Offline ECG case finder: open a 12-lead ECG and find similar confirmed "
+                    "cases. A decision aid, not a diagnosis.",
+        epilog=_EXIT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="log progress and warnings to stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (add, help_text) in _COMMANDS.items():
+        cmd = sub.add_parser(name, help=help_text, description=help_text, epilog=_EXIT_HELP,
+                             formatter_class=argparse.RawDescriptionHelpFormatter)
+        cmd.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                         help="log progress and warnings to stderr")
+        add(cmd)
+    return parser
+
+
+# ---------------------------------------------------------------------------------------------
+# info
+
+def _add_info(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", type=Path, help="ECG file (for WFDB, the .hea header)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    _add_fs(p)
+    p.set_defaults(handler=_cmd_info)
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from desktop_app.signal import heart_rate_bpm
+
+    record = _read(args.file, args.fs)
+    info = record_info(record, heart_rate=heart_rate_bpm(record))
+    info["path"] = str(args.file)
+    if args.json:
+        sys.stdout.write(json.dumps(info, ensure_ascii=False, default=_json_default) + "\n")
+    else:
+        sys.stdout.write(_info_text(info, record.meta))
+    return EXIT_OK
+
+
+def record_info(record: Any, *, heart_rate: float | None) -> dict[str, Any]:
+    """The facts ``info`` prints, as a JSON-ready dict (no patient name or identifier).
+
+    Parameters
+    ----------
+    record : an :class:`~desktop_app.ecg.EcgRecord`.
+    heart_rate : heart rate in bpm, or None when it could not be measured.
+
+    Returns
+    -------
+    dict
+        Keys ``path``, ``format``, ``fs_hz``, ``duration_s``, ``n_samples``, ``leads`` (list
+        of ``{name, source, flags}``), ``heart_rate_bpm``, ``age_years``, ``sex``, ``machine``
+        (the machine's statements and measurements, if the file has them) and ``meta_keys``.
+    """
+    demo = record.demographics
+    return {
+        "path": None if record.source_path is None else str(record.source_path),
+        "format": record.source_format,
+        "fs_hz": record.fs_hz,
+        "duration_s": round(record.duration_s, 6),
+        "n_samples": record.n_samples,
+        "leads": [
+            {"name": name, "source": src.value, "flags": list(flags)}
+            for name, src, flags in zip(record.leads, record.lead_sources, record.lead_flags)
+        ],
+        "heart_rate_bpm": None if heart_rate is None else round(float(heart_rate), 1),
+        "age_years": demo.age_years,
+        "sex": demo.sex,
+        "machine": {
+            k.removeprefix("machine_"): record.meta[k] for k in _MACHINE_KEYS if record.meta.get(k)
+        },
+        "meta_keys": sorted(str(k) for k in record.meta),
+    }
+
+
+def _info_text(info: dict[str, Any], meta: dict[str, Any]) -> str:
+    rate = info["heart_rate_bpm"]
+    age = info["age_years"]
+    lines = [
+        f"file:        {info['path']}",
+        f"format:      {info['format']}",
+        f"sampling:    {info['fs_hz']:g} Hz",
+        f"duration:    {info['duration_s']:.2f} s ({info['n_samples']} samples)",
+        f"heart rate:  {'unknown' if rate is None else f'{rate:.0f} bpm'}",
+        f"age:         {'unknown' if age is None else f'{age:g} years'}",
+        f"sex:         {info['sex'] or 'unknown'}",
+        "leads:",
+    ]
+    for lead in info["leads"]:
+        flags = ", ".join(lead["flags"])
+        lines.append(f"  {lead['name']:<4} {lead['source']:<10} {flags}".rstrip())
+    machine = info["machine"]
+    if machine:
+        lines.append("machine:")
+        for key, value in machine.items():
+            items = value if isinstance(value, (list, tuple)) else [value]
+            if isinstance(value, dict):
+                items = [f"{k}: {_quantity(v)}" for k, v in value.items()]
+            lines.append(f"  {key}:")
+            lines.extend(f"    {_one_line(item)}" for item in items)
+    lines.append(f"meta keys:   {', '.join(info['meta_keys']) or 'none'}")
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# render
+
+def _add_render(p: argparse.ArgumentParser) -> None:
+    from desktop_app.render import LAYOUT_NAMES
+
+    p.add_argument("file", type=Path, help="ECG file (for WFDB, the .hea header)")
+    p.add_argument("--out", "-o", type=Path, required=True, help="PNG file to write")
+    p.add_argument("--layout", choices=LAYOUT_NAMES, default="3x4",
+                   help="lead arrangement (default: 3x4 with a lead II rhythm strip)")
+    p.add_argument("--speed", type=float, choices=(25.0, 50.0), default=25.0,
+                   metavar="{25,50}", help="paper speed in mm/s (default: 25)")
+    p.add_argument("--gain", type=float, choices=(5.0, 10.0, 20.0), default=10.0,
+                   metavar="{5,10,20}", help="gain in mm/mV (default: 10)")
+    p.add_argument("--dpi", type=_dpi, default=200.0,
+                   help="resolution in dots per inch, 50-1000 (default: 200)")
+    p.add_argument("--title", help="text for the header line")
+    _add_fs(p)
+    p.set_defaults(handler=_cmd_render)
+
+
+def _cmd_render(args: argparse.Namespace) -> int:
+    from desktop_app.render import render_png
+
+    record = _read(args.file, args.fs)
+    out = render_png(record, args.out, layout=args.layout, speed_mm_s=args.speed,
+                     gain_mm_mv=args.gain, px_per_mm=args.dpi / 25.4, title=args.title)
+    sys.stdout.write(f"{out}\n")
+    return EXIT_OK
+
+
+def _dpi(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 50 <= value <= 1000:
+        raise argparse.ArgumentTypeError(f"{value:g} dpi: expected 50 to 1000")
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# shared helpers
+
+def _add_fs(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--fs", type=_positive_hz, default=None, metavar="HZ",
+                   help="sampling rate in Hz, for files that do not state it (CSV)")
+
+
+def _positive_hz(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 1 <= value <= 100_000:
+        raise argparse.ArgumentTypeError(f"{value:g} Hz: expected 1 to 100000")
+    return value
+
+
+def _read(path: Path, fs_hz: float | None):
+    from desktop_app.ecg import read_ecg
+
+    kwargs = {} if fs_hz is None else {"fs_hz": fs_hz}
+    return read_ecg(path, **kwargs)
+
+
+#: Command name -> (function that adds its arguments, one-line help).
+_COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], str]] = {
+    "info": (_add_info, "describe an ECG file: format, rate, leads, quality, heart rate"),
+    "render": (_add_render, "draw an ECG as a standard 12-lead printout (PNG)"),
+}
+
+
+def _wants_gui(argv: list[str]) -> bool:
+    """No arguments, a single existing file, or Qt's own options (``-platform x``) mean the
+    window; anything else is parsed as a command so a typo fails with exit 2."""
+    if not argv:
+        return True
+    first = argv[0]
+    if first in _COMMANDS or first in ("-h", "--help", "--version", "-v", "--verbose"):
+        return False
+    if first.startswith("-") and not first.startswith("--") and len(first) > 2:
+        return True
+    return len(argv) == 1 and Path(first).is_file()
+
+
+def _run_gui(argv: list[str]) -> int:
+    try:
+        # Imported here: only the window needs Qt, and the command line must work without it.
+        from desktop_app import gui
+    except ImportError as exc:
+        _error(f"the window cannot start ({exc}); reinstall the app, or use the command line "
+               f"(run with --help)")
+        return EXIT_INSTALL
+    return int(gui.run(argv))
+
+
+def _configure_logging(verbose: bool) -> None:
+    # Library warnings (a reader's notes, numpy) stay off stderr unless asked for, so a script
+    # sees exactly one line on failure and nothing on success.
+    logging.captureWarnings(True)
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.ERROR + 10,
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+def _error(message: str) -> None:
+    sys.stderr.write(f"{PROG}: error: {_one_line(message)}\n")
+    sys.stderr.flush()
+
+
+def _quantity(value: Any) -> str:
+    if isinstance(value, dict) and "value" in value:
+        number = value["value"]
+        text = f"{number:g}" if isinstance(number, (int, float)) else str(number)
+        return f"{text} {value.get('unit') or ''}".rstrip()
+    return _one_line(value)
+
+
+def _one_line(value: Any) -> str:
+    return " ".join(str(value).split())
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    return str(value)
