@@ -424,7 +424,14 @@ class MainWindow(QMainWindow):
     def _restore_geometry(self) -> None:
         geometry = _qsettings().value("main_window/geometry")
         if geometry is None or not self.restoreGeometry(geometry):
-            self.resize(1280, 800)
+            # First start: fill most of the screen, never more (clinic laptops are often
+            # 1366 x 768, where a fixed 1280 x 800 window would hide the status bar).
+            screen = self.screen().availableGeometry() if self.screen() else None
+            if screen is None or screen.width() < 400:
+                self.resize(1280, 720)
+            else:
+                self.resize(min(1280, int(screen.width() * 0.95)),
+                            min(800, int(screen.height() * 0.92)))
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt API)
         for worker in list(self._workers.values()):

@@ -27,6 +27,11 @@ from desktop_app.render._layout import (
 
 log = logging.getLogger(__name__)
 
+# The process umask, read once at import (os.umask can only be read by setting it, which is
+# not thread-safe to do while other threads create files).
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
 # Classic pink ECG paper, the same colours as the window (gui/ecg_view.py); the minor grid is
 # faint so the trace dominates, as on thermal printouts.
 PAPER_RGB = (255, 250, 248)
@@ -143,6 +148,9 @@ def render_png(
             img.save(fh, format="PNG", dpi=(dpi, dpi), optimize=False)
             fh.flush()
             os.fsync(fh.fileno())
+        # mkstemp creates the file readable by its owner only; a saved picture gets the
+        # permissions any new file of this user would get.
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     except BaseException:
         try:
