@@ -281,14 +281,14 @@ def _physical(digital: np.ndarray, sig, name: str, path: Path) -> np.ndarray:
 
 
 def _resample(data: np.ndarray, fs_from: float, fs_to: float, name: str, path: Path):
-    from scipy.signal import resample_poly
+    from desktop_app.signal import resample
 
     ratio = Fraction(fs_to / fs_from).limit_denominator(_MAX_RESAMPLE_FACTOR)
     if abs(float(ratio) * fs_from - fs_to) > 1e-6 * fs_to:
         raise EcgReadError(path, FORMAT, "lead rates in a simple ratio",
                            f"lead {name} at {fs_from:g} Hz beside {fs_to:g} Hz",
                            "export all ECG leads at the same sampling rate")
-    return resample_poly(data, ratio.numerator, ratio.denominator)
+    return resample(data, fs_from, fs_to)
 
 
 def _recording_meta(rec, header: dict[str, Any]) -> dict[str, Any]:
