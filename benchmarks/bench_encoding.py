@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 
@@ -22,47 +21,17 @@ import numpy as np
 import scipy
 import wfdb
 
+from benchmarks._common import RESULTS_DIR, cpu_model, shared_data, time_ms
 from desktop_app.ecg._record import LEADS_12
 from desktop_app.encoding import ENCODINGS
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
 BASELINE = "paper_gaf_rp_mtf"
 
 
-def _shared_data() -> Path:
-    env = os.environ.get("ECGFINDER_SHARED_DATA")
-    path = Path(env) if env else REPO_ROOT.parent / "shared" / "data"
-    if not (path / "records" / "00001_lr.hea").is_file():
-        sys.exit(f"PTB-XL record 1 not found under {path}; set ECGFINDER_SHARED_DATA")
-    return path
-
-
 def _record_1() -> np.ndarray:
-    rec = wfdb.rdrecord(str(_shared_data() / "records" / "00001_lr"))
+    rec = wfdb.rdrecord(str(shared_data() / "records" / "00001_lr"))
     names = [n.upper() for n in rec.sig_name]
     return rec.p_signal[:, [names.index(lead.upper()) for lead in LEADS_12]].T.astype(np.float32)
-
-
-def _time_ms(fn, runs: int, warmup: int) -> np.ndarray:
-    for _ in range(warmup):
-        fn()
-    times = np.empty(runs)
-    for i in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        times[i] = (time.perf_counter() - t0) * 1e3
-    return times
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def run(runs: int = 50, warmup: int = 5, batch: int = 64, batch_runs: int = 5) -> dict:
@@ -73,8 +42,8 @@ def run(runs: int = 50, warmup: int = 5, batch: int = 64, batch_runs: int = 5) -
                      + rng.normal(0, 0.02, (batch, 12, 1000))).astype(np.float32)
     rows = {}
     for name, enc in ENCODINGS.items():
-        single = _time_ms(lambda: enc.encode(signal), runs, warmup)
-        batched = _time_ms(lambda: enc.encode_batch(batch_signals), batch_runs, 1) / batch
+        single = time_ms(lambda: enc.encode(signal), runs, warmup)
+        batched = time_ms(lambda: enc.encode_batch(batch_signals), batch_runs, 1) / batch
         q1, med, q3 = np.percentile(single, [25, 50, 75])
         rows[name] = {
             "output_shape": list(enc.output_shape),
@@ -94,7 +63,7 @@ def run(runs: int = 50, warmup: int = 5, batch: int = 64, batch_runs: int = 5) -
         "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "input": "PTB-XL record 1, (12, 1000) float32 mV; batch: rescaled noisy copies",
         "machine": {
-            "cpu": _cpu_model(),
+            "cpu": cpu_model(),
             "cpu_count": os.cpu_count(),
             "python": platform.python_version(),
             "numpy": np.__version__,
