@@ -17,15 +17,15 @@ import re
 from datetime import date
 from pathlib import Path
 from typing import Any
-from xml.etree.ElementTree import Element, ParseError
+from xml.etree.ElementTree import Element
 
-import defusedxml
-import defusedxml.ElementTree as SafeET
 import numpy as np
 
 from desktop_app.ecg._assemble import assemble_record
 from desktop_app.ecg._leadnames import normalise_lead_name
 from desktop_app.ecg._record import Demographics, EcgRecord
+from desktop_app.ecg._xml import element_text as _text
+from desktop_app.ecg._xml import parse_xml, qualifier, split_tag, xml_root
 from desktop_app.errors import EcgReadError
 
 logger = logging.getLogger(__name__)
@@ -43,11 +43,6 @@ _TO_MV = {"nV": 1e-6, "uV": 1e-3, "µV": 1e-3, "mV": 1.0, "V": 1e3}
 _TO_S = {"s": 1.0, "ms": 1e-3, "us": 1e-6}
 _HINT_EXPORT = "export the ECG again from the device or trial system"
 
-# Skipped before the root element when sniffing: XML declaration, processing instructions,
-# comments and a DOCTYPE (with or without an internal subset).
-_PROLOG_ITEM = re.compile(rb"\s*(?:<\?.*?\?>|<!--.*?-->|<!DOCTYPE(?:[^\[>]|\[.*?\])*>)", re.S)
-_START_TAG = re.compile(rb"<(?:([A-Za-z_][\w.-]*):)?([A-Za-z_][\w.-]*)([^>]*)(>?)", re.S)
-_XMLNS = re.compile(rb"""xmlns(?::([\w.-]+))?\s*=\s*["']([^"']*)["']""")
 
 
 def sniff(head: bytes, path: Path) -> bool:
@@ -64,29 +59,14 @@ def sniff(head: bytes, path: Path) -> bool:
         Never raises. GE MUSE (``RestingECG``) and Philips (``restingecgdata``) roots are not
         claimed.
     """
-    try:
-        if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-            head = head.decode("utf-16").encode("utf-8")
-        elif head.startswith(b"\xef\xbb\xbf"):
-            head = head[3:]
-        pos = 0
-        while m := _PROLOG_ITEM.match(head, pos):
-            pos = m.end()
-        while pos < len(head) and head[pos:pos + 1].isspace():
-            pos += 1
-        tag = _START_TAG.match(head, pos)
-        if tag is None or tag.group(2) != b"AnnotatedECG":
-            return False
-        prefix, attrs, closed = tag.group(1), tag.group(3), tag.group(4)
-        declared = {(p or b""): uri for p, uri in _XMLNS.findall(attrs)}
-        uri = declared.get(prefix or b"")
-        if uri is None:
-            # A prefix bound elsewhere cannot be checked here; an unprefixed root without
-            # xmlns is an aECG in no namespace, which the reader also accepts.
-            return bool(closed) or prefix is None
-        return uri == HL7_NS.encode()
-    except Exception:  # a sniffer must never raise
+    root = xml_root(head)
+    if root is None or root.name != "AnnotatedECG":
         return False
+    if root.namespace is None:
+        # A prefix bound elsewhere cannot be checked here; an unprefixed root without
+        # xmlns is an aECG in no namespace, which the reader also accepts.
+        return root.complete or root.prefix is None
+    return root.namespace == HL7_NS
 
 
 def read_aecg(path: str | Path, **kwargs: Any) -> EcgRecord:
@@ -116,22 +96,9 @@ def read_aecg(path: str | Path, **kwargs: Any) -> EcgRecord:
     path = Path(path)
     if kwargs:
         logger.debug("options %s do not apply to aECG files; ignored", sorted(kwargs))
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise EcgReadError(path, FORMAT, "a readable file", f"an OS error ({exc})",
-                           "check the path and permissions") from exc
-    if size == 0:
-        raise EcgReadError(path, FORMAT, "an HL7 aECG XML file", "an empty file (0 bytes)",
-                           "copy or " + _HINT_EXPORT)
-    if size > MAX_AECG_BYTES:
-        raise EcgReadError(path, FORMAT, f"an aECG of at most {MAX_AECG_BYTES >> 20} MB",
-                           f"{size >> 20} MB", "open a single resting ECG")
-    root = _parse(path)
-    ns = _namespace(root, path)
-
-    def q(tag: str) -> str:
-        return "/".join(f"{{{ns}}}{t}" if ns else t for t in tag.split("/"))
+    root = parse_xml(path, format=FORMAT, what="an HL7 aECG XML file", max_bytes=MAX_AECG_BYTES,
+                     hint=_HINT_EXPORT, allow_doctype=False)
+    q = qualifier(_namespace(root, path))
 
     series = [s for s in root.iter(q("series")) if _code(s, q) == "RHYTHM"]
     if not series:
@@ -170,31 +137,8 @@ def read_aecg(path: str | Path, **kwargs: Any) -> EcgRecord:
                            demographics=_demographics(root, q, when), meta=meta)
 
 
-def _parse(path: Path) -> Element:
-    try:
-        return SafeET.parse(str(path), forbid_dtd=True).getroot()
-    except defusedxml.DefusedXmlException as exc:
-        what = {
-            "DTDForbidden": "a document type declaration (DTD)",
-            "EntitiesForbidden": "entity declarations",
-            "ExternalReferenceForbidden": "a reference to an external file or URL",
-        }.get(type(exc).__name__, f"forbidden XML ({type(exc).__name__})")
-        raise EcgReadError(
-            path, FORMAT, "plain XML without DTD or entity declarations", what,
-            "declarations like these can read other files or exhaust memory and are never "
-            "resolved; " + _HINT_EXPORT,
-        ) from exc
-    except ParseError as exc:
-        raise EcgReadError(path, FORMAT, "well-formed XML", f"an XML syntax error ({exc})",
-                           "the file may be truncated or damaged; copy or export it again"
-                           ) from exc
-    except OSError as exc:
-        raise EcgReadError(path, FORMAT, "a readable file", f"an OS error ({exc})",
-                           "check the path and permissions") from exc
-
-
 def _namespace(root: Element, path: Path) -> str:
-    ns, _, local = root.tag[1:].rpartition("}") if root.tag.startswith("{") else ("", "", root.tag)
+    ns, local = split_tag(root.tag)
     if local != "AnnotatedECG" or ns not in (HL7_NS, ""):
         found = f"root element <{local}>" + (f" in namespace {ns}" if ns else "")
         raise EcgReadError(path, FORMAT, f"root element <AnnotatedECG> in namespace {HL7_NS}",
@@ -301,13 +245,6 @@ def _lead_mv(value: Element, q, path: Path, code: str) -> np.ndarray:
         raise EcgReadError(path, FORMAT, f"digits for lead {code}", "an empty <digits>",
                            _HINT_EXPORT)
     return origin_mv + scale_mv * raw
-
-
-def _text(el: Element | None) -> str | None:
-    if el is None or el.text is None:
-        return None
-    s = el.text.strip()
-    return s or None
 
 
 def _series_meta(ser: Element, q) -> dict[str, Any]:

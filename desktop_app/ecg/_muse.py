@@ -22,14 +22,14 @@ import re
 import zlib
 from pathlib import Path
 from typing import Any
-from xml.etree.ElementTree import Element, ParseError
+from xml.etree.ElementTree import Element
 
-import defusedxml
-import defusedxml.ElementTree as SafeET
 import numpy as np
 
 from desktop_app.ecg._assemble import assemble_record
 from desktop_app.ecg._record import Demographics, EcgRecord
+from desktop_app.ecg._xml import element_text as _text
+from desktop_app.ecg._xml import element_number, measurement_values, parse_xml, xml_root_tag
 from desktop_app.errors import EcgReadError
 
 logger = logging.getLogger(__name__)
@@ -52,9 +52,6 @@ _MEASUREMENTS = {
     "PAxis": ("p_axis", "deg"), "RAxis": ("qrs_axis", "deg"), "TAxis": ("t_axis", "deg"),
 }
 
-_PROLOG_ITEM = re.compile(rb"\s*(?:<\?.*?\?>|<!--.*?-->|<!DOCTYPE(?:[^\[>]|\[.*?\])*>)", re.S)
-_START_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?([A-Za-z_][\w.-]*)")
-
 
 def sniff(head: bytes, path: Path) -> bool:
     """True when the XML root element is ``RestingECG`` (GE MUSE).
@@ -70,20 +67,7 @@ def sniff(head: bytes, path: Path) -> bool:
         Never raises. HL7 aECG (``AnnotatedECG``) and Philips (``restingecgdata``) roots are
         not claimed.
     """
-    try:
-        if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-            head = head.decode("utf-16", errors="ignore").encode("utf-8")
-        elif head.startswith(b"\xef\xbb\xbf"):
-            head = head[3:]
-        pos = 0
-        while m := _PROLOG_ITEM.match(head, pos):
-            pos = m.end()
-        while pos < len(head) and head[pos:pos + 1].isspace():
-            pos += 1
-        tag = _START_TAG.match(head, pos)
-        return tag is not None and tag.group(1) == b"RestingECG"
-    except Exception:  # a sniffer must never raise
-        return False
+    return xml_root_tag(head) == "RestingECG"
 
 
 def read_muse(path: str | Path, **kwargs: Any) -> EcgRecord:
@@ -113,7 +97,8 @@ def read_muse(path: str | Path, **kwargs: Any) -> EcgRecord:
     path = Path(path)
     if kwargs:
         logger.debug("options %s do not apply to MUSE XML; ignored", sorted(kwargs))
-    root = _parse(path)
+    root = parse_xml(path, format=FORMAT, what="a GE MUSE XML file", max_bytes=MAX_MUSE_BYTES,
+                     hint=_HINT_EXPORT, allow_doctype=True)
     if root.tag != "RestingECG":
         raise EcgReadError(path, FORMAT, "root element <RestingECG> (GE MUSE)",
                            f"root element <{root.tag}>",
@@ -132,7 +117,7 @@ def read_muse(path: str | Path, **kwargs: Any) -> EcgRecord:
     if any(others):
         meta["other_waveforms"] = [o for o in others if o]
     meta.update(_test_meta(root, rhythm[0]))
-    measurements = _measurements(root.find("RestingECGMeasurements"))
+    measurements = measurement_values(root.find("RestingECGMeasurements"), _MEASUREMENTS)
     if measurements:
         meta["machine_measurements"] = measurements
     statements = _statements(root.find("Diagnosis"))
@@ -143,52 +128,11 @@ def read_muse(path: str | Path, **kwargs: Any) -> EcgRecord:
                            meta=meta)
 
 
-def _parse(path: Path) -> Element:
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise EcgReadError(path, FORMAT, "a readable file", f"an OS error ({exc})",
-                           "check the path and permissions") from exc
-    if size == 0:
-        raise EcgReadError(path, FORMAT, "a GE MUSE XML file", "an empty file (0 bytes)",
-                           "copy or " + _HINT_EXPORT)
-    if size > MAX_MUSE_BYTES:
-        raise EcgReadError(path, FORMAT, f"at most {MAX_MUSE_BYTES >> 20} MB",
-                           f"{size >> 20} MB", "open a single resting ECG")
-    try:
-        return SafeET.parse(str(path), forbid_dtd=False, forbid_entities=True,
-                            forbid_external=True).getroot()
-    except defusedxml.DefusedXmlException as exc:
-        raise EcgReadError(
-            path, FORMAT, "XML without entity declarations",
-            f"forbidden XML ({type(exc).__name__})",
-            "entities can read other files or exhaust memory and are never resolved; "
-            + _HINT_EXPORT) from exc
-    except ParseError as exc:
-        raise EcgReadError(path, FORMAT, "well-formed XML", f"an XML syntax error ({exc})",
-                           "the file may be truncated or damaged; copy or " + _HINT_EXPORT
-                           ) from exc
-    except OSError as exc:
-        raise EcgReadError(path, FORMAT, "a readable file", f"an OS error ({exc})",
-                           "check the path and permissions") from exc
-
-
-def _text(el: Element | None) -> str | None:
-    if el is None or el.text is None:
-        return None
-    s = el.text.strip()
-    return s or None
-
-
 def _number(parent: Element, tag: str, path: Path, where: str) -> float:
-    text = _text(parent.find(tag))
-    try:
-        value = float(text) if text is not None else float("nan")
-    except ValueError:
-        value = float("nan")
-    if not np.isfinite(value):
-        raise EcgReadError(path, FORMAT, f"a number in <{tag}> of {where}", repr(text),
-                           _HINT_EXPORT)
+    value = element_number(parent.find(tag))
+    if value is None:
+        raise EcgReadError(path, FORMAT, f"a number in <{tag}> of {where}",
+                           repr(_text(parent.find(tag))), _HINT_EXPORT)
     return value
 
 
@@ -290,19 +234,6 @@ def _test_meta(root: Element, wave: Element) -> dict[str, Any]:
     if filters:
         meta["filters_hz"] = filters
     return meta
-
-
-def _measurements(block: Element | None) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
-    if block is None:
-        return out
-    for tag, (name, unit) in _MEASUREMENTS.items():
-        try:
-            value = float(_text(block.find(tag)) or "")
-        except ValueError:
-            continue
-        out[name] = {"value": value, "unit": unit}
-    return out
 
 
 def _statements(diagnosis: Element | None) -> list[str]:

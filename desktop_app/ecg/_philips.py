@@ -27,14 +27,15 @@ import re
 from datetime import date
 from pathlib import Path
 from typing import Any
-from xml.etree.ElementTree import Element, ParseError
+from xml.etree.ElementTree import Element
 
-import defusedxml
-import defusedxml.ElementTree as SafeET
 import numpy as np
 
 from desktop_app.ecg._assemble import assemble_record
 from desktop_app.ecg._record import Demographics, EcgRecord
+from desktop_app.ecg._xml import element_text as _text
+from desktop_app.ecg._xml import (element_number, measurement_values, parse_xml, qualifier,
+                                  split_tag, xml_root_tag)
 from desktop_app.errors import EcgReadError
 
 logger = logging.getLogger(__name__)
@@ -56,9 +57,6 @@ _LZW_MAX_CODE = (1 << _LZW_BITS) - 2  # 1022; code 1023 ends a chunk
 _XLI_BIAS = 64
 _HINT_EXPORT = "export the ECG again from the cart or TraceMasterVue"
 
-_PROLOG_ITEM = re.compile(rb"\s*(?:<\?.*?\?>|<!--.*?-->|<!DOCTYPE(?:[^\[>]|\[.*?\])*>)", re.S)
-_START_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?([A-Za-z_][\w.-]*)")
-
 
 def sniff(head: bytes, path: Path) -> bool:
     """True when the XML root element is ``restingecgdata`` (Philips SierraECG).
@@ -73,24 +71,7 @@ def sniff(head: bytes, path: Path) -> bool:
     bool
         Never raises. GE MUSE (``RestingECG``) and HL7 aECG (``AnnotatedECG``) are not claimed.
     """
-    return _root_name(head) == b"restingecgdata"
-
-
-def _root_name(head: bytes) -> bytes | None:
-    try:
-        if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-            head = head.decode("utf-16", errors="ignore").encode("utf-8")
-        elif head.startswith(b"\xef\xbb\xbf"):
-            head = head[3:]
-        pos = 0
-        while m := _PROLOG_ITEM.match(head, pos):
-            pos = m.end()
-        while pos < len(head) and head[pos:pos + 1].isspace():
-            pos += 1
-        tag = _START_TAG.match(head, pos)
-        return None if tag is None else tag.group(1)
-    except Exception:  # a sniffer must never raise
-        return None
+    return xml_root_tag(head) == "restingecgdata"
 
 
 def read_philips(path: str | Path, **kwargs: Any) -> EcgRecord:
@@ -123,11 +104,9 @@ def read_philips(path: str | Path, **kwargs: Any) -> EcgRecord:
     path = Path(path)
     if kwargs:
         logger.debug("options %s do not apply to Philips XML; ignored", sorted(kwargs))
-    root = _parse(path)
-    ns = _namespace(root, path)
-
-    def q(tag: str) -> str:
-        return "/".join(f"{{{ns}}}{t}" if ns else t for t in tag.split("/"))
+    root = parse_xml(path, format=FORMAT, what="a Philips SierraECG XML file",
+                     max_bytes=MAX_PHILIPS_BYTES, hint=_HINT_EXPORT, allow_doctype=True)
+    q = qualifier(_namespace(root, path))
 
     version = _text(root.find(q("documentinfo/documentversion"))) or ""
     doc_type = _text(root.find(q("documentinfo/documenttype"))) or ""
@@ -177,38 +156,8 @@ def read_philips(path: str | Path, **kwargs: Any) -> EcgRecord:
                            demographics=_demographics(root, q), meta=meta)
 
 
-def _parse(path: Path) -> Element:
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise EcgReadError(path, FORMAT, "a readable file", f"an OS error ({exc})",
-                           "check the path and permissions") from exc
-    if size == 0:
-        raise EcgReadError(path, FORMAT, "a Philips SierraECG XML file",
-                           "an empty file (0 bytes)", "copy or " + _HINT_EXPORT)
-    if size > MAX_PHILIPS_BYTES:
-        raise EcgReadError(path, FORMAT, f"at most {MAX_PHILIPS_BYTES >> 20} MB",
-                           f"{size >> 20} MB", "open a single resting ECG")
-    try:
-        return SafeET.parse(str(path), forbid_dtd=False, forbid_entities=True,
-                            forbid_external=True).getroot()
-    except defusedxml.DefusedXmlException as exc:
-        raise EcgReadError(
-            path, FORMAT, "XML without entity declarations",
-            f"forbidden XML ({type(exc).__name__})",
-            "entities can read other files or exhaust memory and are never resolved; "
-            + _HINT_EXPORT) from exc
-    except ParseError as exc:
-        raise EcgReadError(path, FORMAT, "well-formed XML", f"an XML syntax error ({exc})",
-                           "the file may be truncated or damaged; copy or " + _HINT_EXPORT
-                           ) from exc
-    except OSError as exc:
-        raise EcgReadError(path, FORMAT, "a readable file", f"an OS error ({exc})",
-                           "check the path and permissions") from exc
-
-
 def _namespace(root: Element, path: Path) -> str:
-    ns, _, local = root.tag[1:].rpartition("}") if root.tag.startswith("{") else ("", "", root.tag)
+    ns, local = split_tag(root.tag)
     if local != "restingecgdata" or ns not in (PHILIPS_NS, ""):
         raise EcgReadError(path, FORMAT, "root element <restingecgdata> (Philips SierraECG)",
                            f"root element <{local}>",
@@ -216,21 +165,10 @@ def _namespace(root: Element, path: Path) -> str:
     return ns
 
 
-def _text(el: Element | None) -> str | None:
-    if el is None or el.text is None:
-        return None
-    s = el.text.strip()
-    return s or None
-
-
 def _number(el: Element | None, what: str, path: Path) -> float:
-    text = _text(el)
-    try:
-        value = float(text) if text is not None else float("nan")
-    except ValueError:
-        value = float("nan")
-    if not np.isfinite(value):
-        raise EcgReadError(path, FORMAT, f"a number in <{what}>", repr(text),
+    value = element_number(el)
+    if value is None:
+        raise EcgReadError(path, FORMAT, f"a number in <{what}>", repr(_text(el)),
                            "without it the signal cannot be scaled; " + _HINT_EXPORT)
     return value
 
@@ -473,14 +411,8 @@ def _interpretation_meta(root: Element, q) -> dict[str, Any]:
                root.find(q("measurements/globalmeasurements")),
                root.find(q("internalmeasurements/crossleadmeasurements"))]
     for src in sources:
-        if src is None:
-            continue
-        for tag, (name, unit) in _MEASUREMENTS.items():
-            try:
-                value = float(_text(src.find(q(tag))) or "")
-            except ValueError:
-                continue  # "Failed", "Indeterminate" or empty: the cart did not measure it
-            measurements.setdefault(name, {"value": value, "unit": unit})
+        for name, value in measurement_values(src, _MEASUREMENTS, q).items():
+            measurements.setdefault(name, value)
     if measurements:
         meta["machine_measurements"] = measurements
     interp = root.find(q("interpretations/interpretation"))
