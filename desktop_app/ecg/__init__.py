@@ -48,6 +48,7 @@ FORMATS: tuple[FormatSpec, ...] = (
     FormatSpec("dicom", "DICOM 12-lead / general ECG waveform", (".dcm", ".dicom"),
                "desktop_app.ecg._dicom"),
     FormatSpec("scp", "SCP-ECG (EN 1064)", (".scp",), "desktop_app.ecg._scp"),
+    FormatSpec("ishne", "ISHNE Holter", (".ecg", ".ishne"), "desktop_app.ecg._ishne"),
     FormatSpec("edf", "EDF / EDF+ / BDF", (".edf", ".bdf"), "desktop_app.ecg._edf"),
     FormatSpec("aecg", "HL7 annotated ECG (aECG) XML", (".xml",), "desktop_app.ecg._aecg"),
     FormatSpec("muse", "GE MUSE XML", (".xml",), "desktop_app.ecg._muse"),

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from desktop_app.ecg._assemble import assemble_record
+from desktop_app.ecg._files import check_file_size
 from desktop_app.ecg._leadnames import normalise_lead_name
 from desktop_app.ecg._record import LEADS_12, MAX_PLAUSIBLE_MV, EcgRecord
 from desktop_app.errors import EcgReadError
@@ -198,15 +199,9 @@ def _decode_head(head: bytes) -> str | None:
 
 
 def _read_text(path: Path) -> str:
-    if not path.is_file():
-        raise EcgReadError(path, FORMAT, "an existing file", "no such file", "check the path")
-    size = path.stat().st_size
-    if size == 0:
-        raise EcgReadError(path, FORMAT, "a table of samples", "an empty file (0 bytes)",
-                           "export the ECG again")
-    if size > MAX_CSV_BYTES:
-        raise EcgReadError(path, FORMAT, f"a CSV of at most {MAX_CSV_BYTES >> 20} MB",
-                           f"{size >> 20} MB", "open a single resting ECG, not a long recording")
+    check_file_size(path, format=FORMAT, what="a table of samples", max_bytes=MAX_CSV_BYTES,
+                    hint="export the ECG again",
+                    too_large_hint="open a single resting ECG, not a long recording")
     raw = path.read_bytes()
     if _decode_head(raw[:65536]) is None or (
         not raw.startswith((b"\xff\xfe", b"\xfe\xff")) and b"\x00" in raw

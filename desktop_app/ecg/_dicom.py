@@ -23,6 +23,7 @@ from pydicom.errors import InvalidDicomError
 from pydicom.multival import MultiValue
 
 from desktop_app.ecg._assemble import assemble_record
+from desktop_app.ecg._files import check_file_size
 from desktop_app.ecg._leadnames import normalise_lead_name
 from desktop_app.ecg._record import LEADS_12, Demographics, EcgRecord
 from desktop_app.errors import EcgReadError
@@ -95,17 +96,8 @@ def read_dicom(path: str | Path, **kwargs: Any) -> EcgRecord:
     path = Path(path)
     if kwargs:
         logger.debug("options %s do not apply to DICOM files; ignored", sorted(kwargs))
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise EcgReadError(path, FORMAT, "a readable file", f"an OS error ({exc})",
-                           "check the path and permissions") from exc
-    if size == 0:
-        raise EcgReadError(path, FORMAT, "a DICOM file", "an empty file (0 bytes)",
-                           "copy or " + _HINT_EXPORT)
-    if size > MAX_DICOM_BYTES:
-        raise EcgReadError(path, FORMAT, f"a DICOM ECG of at most {MAX_DICOM_BYTES >> 20} MB",
-                           f"{size >> 20} MB", "open a single resting ECG")
+    check_file_size(path, format=FORMAT, what="a DICOM file", max_bytes=MAX_DICOM_BYTES,
+                    hint="copy or " + _HINT_EXPORT)
     try:
         # Pixel data follows the waveform elements (7FE0 > 5400), so an image is not loaded.
         ds = pydicom.dcmread(path, stop_before_pixels=True)

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from desktop_app.ecg._assemble import assemble_record
+from desktop_app.ecg._files import check_file_size
 from desktop_app.ecg._leadnames import normalise_lead_name
 from desktop_app.ecg._record import Demographics, EcgRecord
 from desktop_app.errors import EcgReadError
@@ -161,16 +162,12 @@ def _field(raw: bytes, what: str, path: Path, kind=int):
 
 
 def _check_header(path: Path) -> dict[str, Any]:
+    size = check_file_size(path, format=FORMAT, what="an EDF file", max_bytes=MAX_EDF_BYTES,
+                           hint="copy or " + _HINT_EXPORT,
+                           too_large_hint="open a shorter recording")
     try:
-        size = path.stat().st_size
         with open(path, "rb") as fh:
             head = fh.read(256)
-            if size == 0:
-                raise EcgReadError(path, FORMAT, "an EDF file", "an empty file (0 bytes)",
-                                   "copy or " + _HINT_EXPORT)
-            if size > MAX_EDF_BYTES:
-                raise EcgReadError(path, FORMAT, f"at most {MAX_EDF_BYTES >> 20} MB",
-                                   f"{size >> 20} MB", "open a shorter recording")
             if len(head) < 256 or head[:8] not in (b"0       ", b"\xffBIOSEMI"):
                 raise EcgReadError(path, FORMAT,
                                    "a 256-byte EDF header starting with '0' (or BDF 0xFF BIOSEMI)",

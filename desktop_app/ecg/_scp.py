@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 
 from desktop_app.ecg._assemble import assemble_record
+from desktop_app.ecg._files import check_file_size
 from desktop_app.ecg._record import Demographics, EcgRecord
 from desktop_app.errors import EcgReadError
 
@@ -279,11 +280,9 @@ def _crc(chunk: bytes) -> int:
 
 
 def _read_record(path: Path) -> bytes:
+    check_file_size(path, format=FORMAT, what="an SCP-ECG record", max_bytes=MAX_SCP_BYTES,
+                    hint="the file is truncated; copy or " + _HINT)
     try:
-        size = path.stat().st_size
-        if size > MAX_SCP_BYTES:
-            raise _error(path, f"at most {MAX_SCP_BYTES >> 20} MB", f"{size >> 20} MB",
-                         "open a single resting ECG")
         data = path.read_bytes()
     except OSError as exc:
         raise _error(path, "a readable file", f"an OS error ({exc})",

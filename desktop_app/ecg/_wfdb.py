@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from desktop_app.ecg._assemble import assemble_record
+from desktop_app.ecg._files import check_file_size
 from desktop_app.ecg._leadnames import normalise_lead_name
 from desktop_app.ecg._record import LEADS_12, Demographics, EcgRecord
 from desktop_app.errors import EcgReadError
@@ -225,12 +226,8 @@ def _header_path(path: Path) -> Path:
 
 
 def _read_header(hea: Path):
-    size = hea.stat().st_size
-    if size == 0:
-        raise EcgReadError(hea, FORMAT, "a WFDB header", "an empty file (0 bytes)", _HINT_COPY)
-    if size > MAX_HEADER_BYTES:
-        raise EcgReadError(hea, FORMAT, f"a WFDB header of at most {MAX_HEADER_BYTES >> 10} kB",
-                           f"{size >> 10} kB", "open the record's .hea file")
+    check_file_size(hea, format=FORMAT, what="a WFDB header", max_bytes=MAX_HEADER_BYTES,
+                    hint=_HINT_COPY, too_large_hint="open the record's .hea file")
     with open(hea, "rb") as fh:
         raw = fh.read()
     if b"\x00" in raw:

@@ -19,6 +19,7 @@ from xml.etree.ElementTree import Element, ParseError
 import defusedxml
 import defusedxml.ElementTree as SafeET
 
+from desktop_app.ecg._files import check_file_size
 from desktop_app.errors import EcgReadError
 
 # Skipped before the root element: XML declaration, processing instructions, comments and a
@@ -127,19 +128,10 @@ def parse_xml(path: Path, *, format: str, what: str, max_bytes: int, hint: str,
     Raises
     ------
     EcgReadError
-        The file cannot be read, is empty or larger than ``max_bytes``, has a forbidden
-        declaration (never resolved), or is not well-formed XML.
+        The file cannot be read, is a folder, is empty or larger than ``max_bytes``, has a
+        forbidden declaration (never resolved), or is not well-formed XML.
     """
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise EcgReadError(path, format, "a readable file", f"an OS error ({exc})",
-                           "check the path and permissions") from exc
-    if size == 0:
-        raise EcgReadError(path, format, what, "an empty file (0 bytes)", "copy or " + hint)
-    if size > max_bytes:
-        raise EcgReadError(path, format, f"{what} of at most {max_bytes >> 20} MB",
-                           f"{size >> 20} MB", "open a single resting ECG")
+    check_file_size(path, format=format, what=what, max_bytes=max_bytes, hint="copy or " + hint)
     try:
         return SafeET.parse(str(path), forbid_dtd=not allow_doctype, forbid_entities=True,
                             forbid_external=True).getroot()
