@@ -8,8 +8,14 @@ file). Commands:
     rate, age and sex, and the machine's own statements. Never the patient's name or ID.
 ``render FILE --out ecg.png [--layout 3x4|6x2|12x1] [--speed 25|50] [--gain 5|10|20] [--dpi N]``
     Draw the ECG as a standard 12-lead printout into a PNG.
+``search PATH... [--top-k 10] [--json] [--fs HZ]``
+    Similar confirmed cases for each ECG file (PATH may be a folder: its ECG files, recursively).
+    Models load once; with ``--json`` one JSON object per input per line (see
+    :func:`search_result_json`); one unreadable file gives an error line and the batch goes on.
+``search-text "WORDS" [--top-k 10] [--json]``
+    Cases whose ECGs match a description, through the text encoder.
 
-Later commands (``search``, ``search-text``, ``digitise``) register in :data:`_COMMANDS`.
+Later commands (``digitise``) register in :data:`_COMMANDS`.
 
 Exit status, for scripts:
 
@@ -260,6 +266,170 @@ def _dpi(text: str) -> float:
 
 
 # ---------------------------------------------------------------------------------------------
+# search, search-text
+
+def _add_search(p: argparse.ArgumentParser) -> None:
+    p.add_argument("paths", type=Path, nargs="+", metavar="PATH",
+                   help="ECG files or folders (folders: every ECG file in them, recursively)")
+    p.add_argument("--top-k", type=_top_k, default=None,
+                   help="number of similar cases per input, 1-50 (default: the setting, 10)")
+    p.add_argument("--json", action="store_true", help="one JSON object per input per line")
+    _add_fs(p)
+    p.set_defaults(handler=_cmd_search)
+
+
+def _add_search_text(p: argparse.ArgumentParser) -> None:
+    p.add_argument("words", help="a description, e.g. \"atrial fibrillation\"")
+    p.add_argument("--top-k", type=_top_k, default=None,
+                   help="number of similar cases, 1-50 (default: the setting, 10)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(handler=_cmd_search_text)
+
+
+def _top_k(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= value <= 50:
+        raise argparse.ArgumentTypeError(f"{value}: expected 1 to 50")
+    return value
+
+
+def _make_finder():
+    """The one :class:`~desktop_app.service.CaseFinder` of a command (models load once)."""
+    from desktop_app.service import CaseFinder
+    from desktop_app.settings import load_settings
+
+    return CaseFinder(load_settings())
+
+
+def expand_inputs(paths: Sequence[Path]) -> list[Path]:
+    """Files to search for: files as given; for a folder, its ECG files, sorted.
+
+    In a folder, a file counts when its suffix is one a reader claims (``FORMATS``); a WFDB
+    signal file (``.dat``/``.mat``) is left out when its ``.hea`` header is beside it, and
+    hidden files are skipped. A path that does not exist is kept so that it gets an error line.
+    """
+    from desktop_app.ecg import FORMATS
+
+    suffixes = {s for spec in FORMATS for s in spec.suffixes}
+    out: list[Path] = []
+    for path in paths:
+        if not path.is_dir():
+            out.append(path)
+            continue
+        for f in sorted(p for p in path.rglob("*") if p.is_file()):
+            rel = f.relative_to(path)
+            if any(part.startswith(".") for part in rel.parts):
+                continue
+            suffix = f.suffix.lower()
+            if suffix not in suffixes:
+                continue
+            if suffix in (".dat", ".mat") and f.with_suffix(".hea").is_file():
+                continue
+            out.append(f)
+    return out
+
+
+def _cmd_search(args: argparse.Namespace) -> int:
+    finder = _make_finder()
+    failed = 0
+    for path in expand_inputs(args.paths):
+        try:
+            record = _read(path, args.fs)
+            result = finder.find_similar(record, args.top_k)
+        except AssetError:
+            raise  # a damaged installation fails every input: stop with exit status 4
+        except (EcgError, OSError) as exc:
+            failed += 1
+            log.debug("search failed for %s", path, exc_info=True)
+            line = {"input": str(path), "ok": False,
+                    "error": {"type": type(exc).__name__, "message": _one_line(exc)}}
+            if args.json:
+                sys.stdout.write(json.dumps(line, ensure_ascii=False) + "\n")
+            else:
+                sys.stdout.write(f"{path}: error: {_one_line(exc)}\n")
+            sys.stdout.flush()
+            continue
+        doc = search_result_json(result, input_path=str(path))
+        sys.stdout.write(json.dumps(doc, ensure_ascii=False) + "\n" if args.json
+                         else _search_text_output(doc))
+        sys.stdout.flush()
+    return EXIT_INPUT if failed else EXIT_OK
+
+
+def _cmd_search_text(args: argparse.Namespace) -> int:
+    result = _make_finder().search_text(args.words, args.top_k)
+    doc = search_result_json(result)
+    sys.stdout.write(json.dumps(doc, ensure_ascii=False) + "\n" if args.json
+                     else _search_text_output(doc))
+    return EXIT_OK
+
+
+def search_result_json(result: Any, input_path: str | None = None) -> dict[str, Any]:
+    """A :class:`~desktop_app.service.SearchResult` as the JSON object ``search`` prints.
+
+    Parameters
+    ----------
+    result : the search result.
+    input_path : the input as given on the command line (None for a text search).
+
+    Returns
+    -------
+    dict
+        Keys: ``input``, ``ok`` (true), ``query`` (``path, format, fs_hz, duration_s,
+        leads_present, age, sex``) or null, ``query_text``, ``k``, ``encoder_version``,
+        ``elapsed_ms``, ``hits`` (list; see the README), ``consensus`` (``k``, ``items``) and
+        ``disclaimer``.
+    """
+    q = result.query
+    return {
+        "input": input_path,
+        "ok": True,
+        "query": None if q is None else {
+            "path": q.path, "format": q.source_format, "fs_hz": q.fs_hz,
+            "duration_s": q.duration_s, "leads_present": list(q.leads_present),
+            "age": q.age, "sex": q.sex},
+        "query_text": result.query_text,
+        "k": result.k,
+        "encoder_version": result.encoder_version,
+        "elapsed_ms": result.elapsed_ms,
+        "hits": [{
+            "rank": h.rank, "source": h.source, "case_key": h.case_key, "ecg_id": h.ecg_id,
+            "clinic_case_id": h.clinic_case_id, "similarity": round(h.similarity, 6),
+            "age": h.age, "sex": h.sex,
+            "statements": [s.to_dict() for s in h.statements],
+            "statements_en": h.statements_en, "report_en": h.report_en,
+            "report_original": h.report_original, "report_language": h.report_language,
+            "diagnosis": h.diagnosis, "heart_axis": h.heart_axis,
+            "infarction_stadium": list(h.infarction_stadium)} for h in result.hits],
+        "consensus": {"k": result.consensus.k, "items": [{
+            "code": it.code, "description": it.description, "count": it.count, "k": it.k,
+            "weighted_share": round(it.weighted_share, 6),
+            "mean_likelihood": it.mean_likelihood, "text": it.text}
+            for it in result.consensus.items]},
+        "disclaimer": result.disclaimer,
+    }
+
+
+def _search_text_output(doc: dict[str, Any]) -> str:
+    head = doc["input"] or f"words: {doc['query_text']}"
+    lines = [f"{head}", f"  {doc['disclaimer']}"]
+    for h in doc["hits"]:
+        ident = f"PTB-XL {h['ecg_id']}" if h["source"] == "library" else (
+            f"clinic case {h['clinic_case_id']}")
+        text = h["diagnosis"] or h["statements_en"] or ""
+        lines.append(f"  {h['rank']:>2}. {h['similarity']:.3f}  {ident:<18} {_one_line(text)}")
+    if doc["consensus"]["items"]:
+        lines.append("  in common:")
+        for it in doc["consensus"]["items"][:8]:
+            lines.append(f"    {it['description']}: {it['text']} "
+                         f"(weighted share {it['weighted_share']:.0%})")
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
 # shared helpers
 
 def _add_fs(p: argparse.ArgumentParser) -> None:
@@ -288,6 +458,8 @@ def _read(path: Path, fs_hz: float | None):
 _COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], str]] = {
     "info": (_add_info, "describe an ECG file: format, rate, leads, quality, heart rate"),
     "render": (_add_render, "draw an ECG as a standard 12-lead printout (PNG)"),
+    "search": (_add_search, "find similar confirmed cases for ECG files (decision aid)"),
+    "search-text": (_add_search_text, "find cases matching a description in words"),
 }
 
 

@@ -20,7 +20,6 @@
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import hashlib
 import json
 import logging
@@ -34,7 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from model_export import _text
+from model_export import _cache, _text
+from model_export._cache import sha256_file
 
 logger = logging.getLogger(__name__)
 
@@ -57,15 +57,6 @@ class PrepareResult:
     skipped: bool
     n_cases: int
     skipped_ids: tuple[int, ...]
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    """SHA-256 hex digest of a file."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def parse_id_range(spec: str | None) -> tuple[int, int] | None:
@@ -233,32 +224,6 @@ def build_case(row: dict[str, str], statements, table, record_hea: Path) -> dict
     }
 
 
-def _git_commit() -> str | None:
-    try:
-        proc = subprocess.run(["git", "-C", str(_REPO_ROOT), "rev-parse", "HEAD"],
-                              capture_output=True, text=True, check=False, timeout=10)
-        dirty = subprocess.run(["git", "-C", str(_REPO_ROOT), "status", "--porcelain"],
-                               capture_output=True, text=True, check=False, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    if proc.returncode != 0:
-        return None
-    return proc.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
-
-
-def _manifest_matches(out_dir: Path, key: str) -> bool:
-    try:
-        manifest = json.loads((out_dir / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    if manifest.get("key") != key or manifest.get("step_version") != STEP_VERSION:
-        return False
-    outputs = manifest.get("outputs", {})
-    return bool(outputs) and all(
-        (out_dir / name).is_file() and sha256_file(out_dir / name) == meta.get("sha256")
-        for name, meta in outputs.items())
-
-
 def prepare(
     out: Path,
     ptbxl: Path = _DEFAULT_PTBXL,
@@ -339,14 +304,12 @@ def prepare(
         "records": {"path": str(records_root), "kind": records_kind, "sha256": records_digest},
     }
     parameters = {"limit_ids": list(limit_ids) if limit_ids else None, "fs_hz": FS_HZ}
-    key = hashlib.sha256(json.dumps(
-        {"step": STEP, "step_version": STEP_VERSION, "parameters": parameters,
-         "inputs": {k: v["sha256"] for k, v in inputs.items()}}, sort_keys=True).encode()
-    ).hexdigest()
+    key = _cache.step_key(STEP, STEP_VERSION, parameters,
+                          {k: v["sha256"] for k, v in inputs.items()})
     out = Path(out)
-    out_dir = out / f"{STEP}-{key[:16]}"
-    if _manifest_matches(out_dir, key):
-        manifest = json.loads((out_dir / "manifest.json").read_text(encoding="utf-8"))
+    out_dir = _cache.output_dir(out, STEP, key)
+    if _cache.manifest_matches(out_dir, key, STEP_VERSION):
+        manifest = _cache.read_manifest(out_dir)
         logger.info("prepare: skipped, %s is up to date (manifest matches)", out_dir)
         return PrepareResult(out_dir, True, manifest["counts"]["cases"],
                              tuple(manifest["skipped_ids"]))
@@ -362,9 +325,7 @@ def prepare(
         logger.info("prepare: skipping %d records without a metadata row (older release): %s",
                     len(skipped_ids), skipped_ids)
 
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{STEP}-", dir=out))
-    try:
+    with _cache.staged_dir(out, STEP, out_dir) as tmp:
         counts = {"cases": 0, "text_source": {}, "report_language": {}}
         with open(tmp / "cases.jsonl", "w", encoding="utf-8") as fh:
             for row in rows:
@@ -375,26 +336,9 @@ def prepare(
                 for field in ("text_source", "report_language"):
                     name = str(case[field])
                     counts[field][name] = counts[field].get(name, 0) + 1
-        manifest = {
-            "step": STEP,
-            "step_version": STEP_VERSION,
-            "key": key,
-            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "git_commit": _git_commit(),
-            "inputs": inputs,
-            "parameters": parameters,
-            "outputs": {"cases.jsonl": {"sha256": sha256_file(tmp / "cases.jsonl"),
-                                        "bytes": (tmp / "cases.jsonl").stat().st_size}},
-            "counts": counts,
-            "skipped_ids": list(skipped_ids),
-        }
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        _cache.write_manifest(tmp, step=STEP, step_version=STEP_VERSION, key=key, inputs=inputs,
+                              parameters=parameters, counts=counts,
+                              skipped_ids=list(skipped_ids))
     logger.info("prepare: wrote %d cases to %s", counts["cases"], out_dir)
     return PrepareResult(out_dir, False, counts["cases"], skipped_ids)
 

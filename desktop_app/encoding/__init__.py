@@ -15,6 +15,11 @@ Encodings
     Ours: the whole record as (3, 12, 1000) = (amplitude in mV, slope in mV per 20 ms, spatial
     velocity rhythm channel), fixed units, no per-record normalisation.
     See :mod:`desktop_app.encoding._signal_image`.
+
+Runtime
+-------
+:class:`ImageEncoder` and :class:`TextEncoder` run the exported ONNX models with onnxruntime
+(no torch); the image encoder takes its :class:`Encoding` from the model's metadata.
 """
 
 from __future__ import annotations
@@ -215,8 +220,14 @@ def get_encoding(name: str) -> Encoding:
             f"unknown encoding {name!r}; known: {', '.join(sorted(ENCODINGS))}") from None
 
 
+# Imported last: the runtime looks encodings up in ENCODINGS.
+from desktop_app.encoding._runtime import ImageEncoder, TextEncoder, model_metadata  # noqa: E402
+
 __all__ = [
     "ENCODINGS",
+    "ImageEncoder",
+    "TextEncoder",
+    "model_metadata",
     "INPUT_FS_HZ",
     "INPUT_SHAPE",
     "PAPER_GAF_RP_MTF",

@@ -1,0 +1,16 @@
+"""Photos and scans of paper ECGs -> EcgRecord (classical digitisation; numpy/scipy/Pillow)."""
+
+from desktop_app.photo._digitise import (
+    DEFAULT_FS_HZ, MIN_CONFIDENCE, Digitised, digitise, digitise_array, draw_overlay,
+)
+from desktop_app.photo._reader import read_photo, sniff
+from desktop_app.photo._steps import (
+    GridFit, LayoutFit, Trace, extract_traces, find_grid, find_layout, find_page, ink_mask,
+    load_picture,
+)
+
+__all__ = [
+    "DEFAULT_FS_HZ", "MIN_CONFIDENCE", "Digitised", "GridFit", "LayoutFit", "Trace",
+    "digitise", "digitise_array", "draw_overlay", "extract_traces", "find_grid", "find_layout",
+    "find_page", "ink_mask", "load_picture", "read_photo", "sniff",
+]
