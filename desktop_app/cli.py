@@ -255,14 +255,24 @@ def _cmd_render(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _dpi(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 50 <= value <= 1000:
-        raise argparse.ArgumentTypeError(f"{value:g} dpi: expected 50 to 1000")
-    return value
+def _bounded(kind: type, low: float, high: float, unit: str = ""):
+    """An argparse type: a number of ``kind`` within ``low..high``, else a usage error."""
+    noun = "whole number" if kind is int else "number"
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {noun}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value:g}{unit}: expected {low:g} to {high:g}")
+        return value
+
+    return parse
+
+
+_dpi = _bounded(float, 50, 1000, " dpi")
+_top_k = _bounded(int, 1, 50)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -284,16 +294,6 @@ def _add_search_text(p: argparse.ArgumentParser) -> None:
                    help="number of similar cases, 1-50 (default: the setting, 10)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(handler=_cmd_search_text)
-
-
-def _top_k(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 1 <= value <= 50:
-        raise argparse.ArgumentTypeError(f"{value}: expected 1 to 50")
-    return value
 
 
 def _make_finder():
