@@ -10,6 +10,8 @@ Layout under the assets root (``assets/`` in a checkout, ``<bundle>/assets`` whe
     models/tokenizer.json         its tokenizer (``tokenizers``)
     library/index.hnsw            hnswlib index of the library's embeddings
     library/cases.sqlite          the case store (facts and traces)
+    examples/*.hea, *.dat         a few PTB-XL fold-10 records (not in the library) to try the
+                                  app without data; examples/examples.json says what each shows
 
 Verification policy: :func:`verify_assets` always checks that every listed file exists with its
 recorded size, and by default also its full SHA-256. Hashing is cheap enough to do on every
@@ -41,6 +43,7 @@ TEXT_ENCODER = "models/text_encoder.onnx"
 TEXT_TOKENIZER = "models/tokenizer.json"
 LIBRARY_INDEX = "library/index.hnsw"
 LIBRARY_STORE = "library/cases.sqlite"
+EXAMPLES_DIR = "examples"
 #: Every asset the app can use, in manifest order.
 ASSET_FILES: tuple[str, ...] = (IMAGE_ENCODER, TEXT_ENCODER, TEXT_TOKENIZER, LIBRARY_INDEX,
                                 LIBRARY_STORE)
@@ -57,6 +60,22 @@ def default_assets_root() -> Path:
     if bundle:
         return Path(bundle) / "assets"
     return Path(__file__).resolve().parents[1] / "assets"
+
+
+def example_records(root: str | Path | None = None) -> list[Path]:
+    """The bundled example ECGs (WFDB headers) listed in the manifest, sorted by name.
+
+    Only files the manifest lists count, so a stray file dropped into the folder is not
+    offered. Returns an empty list when the manifest is missing or lists no examples.
+    """
+    root = Path(root) if root is not None else default_assets_root()
+    try:
+        files = read_manifest(root)["files"]
+    except AssetError:
+        return []
+    prefix = EXAMPLES_DIR + "/"
+    return sorted(root / _safe_relpath(name) for name in files
+                  if name.startswith(prefix) and name.endswith(".hea"))
 
 
 def sha256_file(path: str | Path) -> str:
@@ -176,7 +195,7 @@ def verify_assets(root: str | Path, *, check_hashes: bool = True,
 
 
 __all__ = [
-    "ASSETS_BUDGET_BYTES", "ASSET_FILES", "IMAGE_ENCODER", "LIBRARY_INDEX", "LIBRARY_STORE",
+    "ASSETS_BUDGET_BYTES", "ASSET_FILES", "EXAMPLES_DIR", "IMAGE_ENCODER", "LIBRARY_INDEX", "LIBRARY_STORE",
     "MANIFEST", "SEARCH_ASSETS", "TEXT_ENCODER", "TEXT_TOKENIZER", "build_manifest",
-    "default_assets_root", "read_manifest", "sha256_file", "verify_assets",
+    "default_assets_root", "example_records", "read_manifest", "sha256_file", "verify_assets",
 ]

@@ -103,6 +103,9 @@ def build_metadata(meta: dict, train_key: str, embed_dim: int) -> dict[str, str]
     return {
         **meta["encoding"],
         "model.name": meta["name"],
+        # What the library records and the app compares: the architecture and the training
+        # run (its cache key covers data, parameters and seed), readable in logs and the UI.
+        "model.version": f"{meta['name']}+{train_key[:12]}",
         "model.config": json.dumps(cfg, sort_keys=True),
         "model.input_shape": json.dumps(["N", *cfg["input_shape"]]),
         "embedding.dim": str(embed_dim),

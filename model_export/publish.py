@@ -40,7 +40,8 @@ def _library_meta(store: Path) -> dict[str, str]:
 
 
 def publish(library_dir: Path, assets_root: Path, *, image_encoder: Path | None = None,
-            text_encoder: Path | None = None, tokenizer: Path | None = None) -> dict[str, Any]:
+            text_encoder: Path | None = None, tokenizer: Path | None = None,
+            examples: Path | None = None) -> dict[str, Any]:
     """Write ``assets_root`` from a built library and the models.
 
     Parameters
@@ -51,6 +52,8 @@ def publish(library_dir: Path, assets_root: Path, *, image_encoder: Path | None 
     image_encoder : the image encoder ONNX the library was built with; None publishes the
         library alone (only for tests of the mechanics: the app cannot search without it).
     text_encoder, tokenizer : the text model and its ``tokenizer.json`` (both or neither).
+    examples : a folder written by :mod:`model_export.examples`; its files are shipped under
+        ``examples/``.
 
     Returns
     -------
@@ -91,6 +94,12 @@ def publish(library_dir: Path, assets_root: Path, *, image_encoder: Path | None 
     if text_encoder is not None:
         sources[A.TEXT_ENCODER] = Path(text_encoder)
         sources[A.TEXT_TOKENIZER] = Path(tokenizer)
+    if examples is not None:
+        files = sorted(p for p in Path(examples).iterdir() if p.is_file())
+        if not any(p.suffix == ".hea" for p in files):
+            raise FileNotFoundError(f"expected example records (.hea) in {examples}")
+        for path in files:
+            sources[f"{A.EXAMPLES_DIR}/{path.name}"] = path
     assets_root = Path(assets_root)
     assets_root.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".assets-", dir=assets_root.parent))
@@ -133,6 +142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--image-encoder", type=Path, default=None)
     parser.add_argument("--text-encoder", type=Path, default=None)
     parser.add_argument("--tokenizer", type=Path, default=None)
+    parser.add_argument("--examples", type=Path, default=None,
+                        help="folder of example records (model_export.examples)")
     parser.add_argument("--assets", type=Path, default=_REPO_ROOT / "assets",
                         help="assets folder to write (default: %(default)s)")
     args = parser.parse_args(argv)
@@ -140,7 +151,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         publish(args.library, args.assets, image_encoder=args.image_encoder,
-                text_encoder=args.text_encoder, tokenizer=args.tokenizer)
+                text_encoder=args.text_encoder, tokenizer=args.tokenizer,
+                examples=args.examples)
     except (ValueError, FileNotFoundError) as exc:
         parser.error(str(exc))
     return 0
