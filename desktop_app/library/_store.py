@@ -224,6 +224,19 @@ class CaseStore:
             f"SELECT {', '.join(_CASE_COLUMNS)} FROM cases WHERE ecg_id IN ({marks})", ids)
         return {int(r["ecg_id"]): _row_to_case(r) for r in rows}
 
+    def statement_prevalence(self, code: str) -> float:
+        """Share of the library's cases that carry statement ``code`` (0 if none does).
+
+        The chance level of a search: a random case carries ``code`` this often.
+        """
+        if not self._n_cases:
+            return 0.0
+        # Statements are a JSON list of {"code": ...}; json_each keeps the match exact.
+        n = self._conn().execute(
+            "SELECT count(*) FROM cases WHERE EXISTS (SELECT 1 FROM json_each(cases.statements)"
+            " WHERE json_extract(json_each.value, '$.code') = ?)", (code,)).fetchone()[0]
+        return int(n) / self._n_cases
+
     def traces(self, ecg_id: int) -> tuple[np.ndarray, float]:
         """A case's 12 leads.
 

@@ -95,3 +95,14 @@ def test_store_not_a_store_raises_asset_error(tmp_path):
         CaseStore(tmp_path / "cases.sqlite")
     with pytest.raises(AssetError, match="missing"):
         CaseStore(tmp_path / "none.sqlite")
+
+
+def test_store_statement_prevalence_counts_exact_codes(mechanics_assets):
+    from desktop_app.library import CaseStore
+
+    store = CaseStore(mechanics_assets.library_dir / "cases.sqlite")
+    lib_cases = [c for c in mechanics_assets.cases if c["strat_fold"] != 10]
+    for code in ("NORM", "SR", "IMI"):
+        want = sum(any(s["code"] == code for s in c["statements"]) for c in lib_cases)
+        assert store.statement_prevalence(code) == pytest.approx(want / len(store))
+    assert store.statement_prevalence("NOT_A_CODE") == 0.0
