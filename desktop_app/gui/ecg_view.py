@@ -4,16 +4,21 @@ Geometry comes only from :func:`desktop_app.render.compute_layout` and
 :func:`desktop_app.render.trace_mm`, in millimetres, so this view, the PNG renderer and the
 PDF summary put every lead at the same place on the same paper. The widget maps millimetres to
 pixels with one uniform scale (fit to the visible area, times a zoom factor): the 1 mm grid
-stays square, so amplitudes and intervals can be measured by counting boxes.
+stays square, so amplitudes and intervals can be measured by counting boxes, or with the
+calipers: a left-button drag on the page measures the time (ms) and amplitude (mV) between two
+points, converted from millimetres with the page's own paper speed and gain.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QPainter, QPainterPath, QPen, QWheelEvent
+from PySide6.QtGui import (
+    QColor, QFont, QMouseEvent, QPainter, QPainterPath, QPen, QWheelEvent,
+)
 from PySide6.QtWidgets import QScrollArea, QSizePolicy, QWidget
 
 from desktop_app.ecg import LEADS_12, EcgRecord, LeadSource
@@ -35,6 +40,10 @@ LABEL_COLOUR = QColor(20, 20, 28)
 MUTED_COLOUR = QColor(110, 110, 120)
 WARNING_COLOUR = QColor(190, 90, 0)
 EMPTY_BACKGROUND = QColor(244, 244, 246)
+
+CALIPER_COLOUR = QColor(0, 90, 200)
+# A click without a drag (shorter than this on paper) clears the calipers instead of measuring.
+_CALIPER_MIN_MM = 0.5
 
 ZOOM_MIN = 0.5
 ZOOM_MAX = 6.0
@@ -81,6 +90,47 @@ def trace_path(x_mm: np.ndarray, y_mm: np.ndarray) -> QPainterPath:
     return path
 
 
+@dataclass(frozen=True)
+class CaliperMeasurement:
+    """Two points on the paper and what lies between them.
+
+    Attributes
+    ----------
+    start_mm, end_mm : (x, y) page coordinates in mm (y grows downwards).
+    dt_ms : time from start to end in ms (paper speed converts mm to s).
+    d_mv : amplitude from start to end in mV, positive upwards (gain converts mm to mV).
+    """
+
+    start_mm: tuple[float, float]
+    end_mm: tuple[float, float]
+    dt_ms: float
+    d_mv: float
+
+    @property
+    def text(self) -> str:
+        rate = f"  ({60_000.0 / abs(self.dt_ms):.0f} /min)" if abs(self.dt_ms) >= 100 else ""
+        return f"\u0394t {self.dt_ms:+.0f} ms{rate}   \u0394 {self.d_mv:+.2f} mV"
+
+
+def caliper_measurement(start_mm: tuple[float, float], end_mm: tuple[float, float],
+                        speed_mm_s: float, gain_mm_mv: float) -> CaliperMeasurement:
+    """Time and amplitude between two page points.
+
+    Parameters
+    ----------
+    start_mm, end_mm : (x, y) in mm on the page, y downwards.
+    speed_mm_s : paper speed (25 mm/s is the clinical standard).
+    gain_mm_mv : gain (10 mm/mV is the clinical standard).
+
+    Returns
+    -------
+    CaliperMeasurement
+    """
+    dx, dy = end_mm[0] - start_mm[0], end_mm[1] - start_mm[1]
+    return CaliperMeasurement(tuple(start_mm), tuple(end_mm),  # type: ignore[arg-type]
+                              dt_ms=1000.0 * dx / speed_mm_s, d_mv=-dy / gain_mm_mv)
+
+
 class EcgPaperWidget(QWidget):
     """A 12-lead ECG on ECG paper.
 
@@ -90,9 +140,13 @@ class EcgPaperWidget(QWidget):
     Signals
     -------
     zoom_changed(float) : the zoom factor after a change (1.0 = page fits the view).
+    geometry_changed() : page size, scale, layout or paper settings changed.
+    caliper_changed(object) : the :class:`CaliperMeasurement` being drawn, or None (cleared).
     """
 
     zoom_changed = Signal(float)
+    geometry_changed = Signal()
+    caliper_changed = Signal(object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -104,6 +158,8 @@ class EcgPaperWidget(QWidget):
         self._paths: list[QPainterPath] = []
         self._zoom = 1.0
         self._fit_size = QSize(800, 500)
+        self._caliper: CaliperMeasurement | None = None
+        self._dragging = False
         self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self._apply_size()
@@ -125,10 +181,39 @@ class EcgPaperWidget(QWidget):
     def zoom(self) -> float:
         return self._zoom
 
+    @property
+    def speed_mm_s(self) -> float:
+        return self._speed_mm_s
+
+    @property
+    def gain_mm_mv(self) -> float:
+        return self._gain_mm_mv
+
+    @property
+    def caliper(self) -> CaliperMeasurement | None:
+        """The current caliper measurement, or None."""
+        return self._caliper
+
     def set_record(self, record: EcgRecord | None) -> None:
         """Show ``record`` (None returns to the empty state)."""
         self._record = record
+        self.clear_caliper()
         self._rebuild()
+
+    def copy_scale_from(self, other: "EcgPaperWidget") -> None:
+        """Use ``other``'s layout, paper speed, gain, fit area and zoom: the same mm per pixel,
+        so two ECGs side by side compare box for box."""
+        if (other.layout_name, other.speed_mm_s, other.gain_mm_mv) != (
+                self._layout_name, self._speed_mm_s, self._gain_mm_mv):
+            self._fit_size = QSize(other._fit_size)
+            self._zoom = other.zoom
+            self._set_paper(other.layout_name, other.speed_mm_s, other.gain_mm_mv)
+            return
+        if other._fit_size != self._fit_size or other.zoom != self._zoom:
+            self._fit_size = QSize(other._fit_size)
+            self._zoom = other.zoom
+            self._apply_size()
+            self.update()
 
     def set_layout(self, name: str) -> None:
         """Switch the page layout (``"3x4"``, ``"6x2"`` or ``"12x1"``).
@@ -148,6 +233,7 @@ class EcgPaperWidget(QWidget):
         layout = compute_layout(name, speed_mm_s=speed_mm_s, gain_mm_mv=gain_mm_mv)
         self._layout_name, self._speed_mm_s, self._gain_mm_mv = name, speed_mm_s, gain_mm_mv
         self._layout = layout
+        self.clear_caliper()
         self._rebuild()
 
     def _rebuild(self) -> None:
@@ -198,10 +284,94 @@ class EcgPaperWidget(QWidget):
     def _apply_size(self) -> None:
         if self._record is None:
             self.setFixedSize(self._fit_size)
-            return
+        else:
+            s = self.px_per_mm()
+            self.setFixedSize(QSize(int(np.ceil(self._layout.width_mm * s)),
+                                    int(np.ceil(self._layout.height_mm * s))))
+        self.geometry_changed.emit()
+
+    # -- calipers ----------------------------------------------------------------------------
+    def set_caliper(self, start_mm: tuple[float, float],
+                    end_mm: tuple[float, float]) -> CaliperMeasurement:
+        """Place the calipers between two page points (mm) and return the measurement."""
+        self._caliper = caliper_measurement(start_mm, end_mm, self._speed_mm_s,
+                                            self._gain_mm_mv)
+        self.update()
+        self.caliper_changed.emit(self._caliper)
+        return self._caliper
+
+    def clear_caliper(self) -> None:
+        if self._caliper is not None:
+            self._caliper = None
+            self.update()
+            self.caliper_changed.emit(None)
+
+    def _mm_at(self, event: QMouseEvent) -> tuple[float, float]:
         s = self.px_per_mm()
-        self.setFixedSize(QSize(int(np.ceil(self._layout.width_mm * s)),
-                                int(np.ceil(self._layout.height_mm * s))))
+        pos = event.position()
+        return (pos.x() / s, pos.y() / s)
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt API)
+        if event.button() == Qt.MouseButton.LeftButton and self._record is not None:
+            self._dragging = True
+            start = self._mm_at(event)
+            self.set_caliper(start, start)
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt API)
+        if self._dragging and self._caliper is not None:
+            self.set_caliper(self._caliper.start_mm, self._mm_at(event))
+            event.accept()
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt API)
+        if self._dragging and event.button() == Qt.MouseButton.LeftButton:
+            self._dragging = False
+            cal = self.set_caliper(self._caliper.start_mm, self._mm_at(event))
+            if np.hypot(cal.end_mm[0] - cal.start_mm[0],
+                        cal.end_mm[1] - cal.start_mm[1]) < _CALIPER_MIN_MM:
+                self.clear_caliper()  # a plain click clears
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+
+    def _paint_caliper(self, painter: QPainter, s: float) -> None:
+        cal = self._caliper
+        if cal is None:
+            return
+        (x0, y0), (x1, y1) = ((p[0] * s, p[1] * s) for p in (cal.start_mm, cal.end_mm))
+        painter.save()
+        pen = QPen(CALIPER_COLOUR)
+        pen.setWidthF(1.5)
+        painter.setPen(pen)
+        tick = 6.0
+        # Two vertical caliper legs and the horizontal and vertical spans between them.
+        for x, y in ((x0, y0), (x1, y1)):
+            painter.drawLine(QPointF(x, y - tick), QPointF(x, y + tick))
+            painter.drawLine(QPointF(x - tick, y), QPointF(x + tick, y))
+        dashed = QPen(pen)
+        dashed.setStyle(Qt.PenStyle.DashLine)
+        painter.setPen(dashed)
+        painter.drawLine(QPointF(x0, y0), QPointF(x1, y0))
+        painter.drawLine(QPointF(x1, y0), QPointF(x1, y1))
+        font = QFont(self.font())
+        font.setPixelSize(_MIN_TEXT_PX + 1)
+        font.setBold(True)
+        painter.setFont(font)
+        text = cal.text
+        metrics = painter.fontMetrics()
+        w, h = metrics.horizontalAdvance(text) + 10, metrics.height() + 6
+        bx = min(max(0.0, x1 + 8), max(0.0, self.width() - w))
+        by = min(max(0.0, y1 - h - 8), max(0.0, self.height() - h))
+        box = QRectF(bx, by, w, h)
+        painter.fillRect(box, QColor(255, 255, 255, 235))
+        painter.setPen(CALIPER_COLOUR)
+        painter.drawRect(box)
+        painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
+        painter.restore()
 
     def sizeHint(self) -> QSize:  # noqa: N802 (Qt API)
         return self.size()
@@ -269,6 +439,7 @@ class EcgPaperWidget(QWidget):
         painter.restore()
 
         self._paint_labels(painter, lay, s)
+        self._paint_caliper(painter, s)
 
     def _paint_grid(self, painter: QPainter, lay: PageLayout, s: float) -> None:
         x0, y0, x1, y1 = lay.grid_x0_mm, lay.grid_y0_mm, lay.grid_x1_mm, lay.grid_y1_mm
@@ -359,11 +530,23 @@ class EcgPaperWidget(QWidget):
 
 
 class EcgView(QScrollArea):
-    """An :class:`EcgPaperWidget` in a scroll area that keeps the page fitted at zoom 1."""
+    """An :class:`EcgPaperWidget` in a scroll area that keeps the page fitted at zoom 1.
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    Parameters
+    ----------
+    parent : the parent widget.
+    leader : another view whose scale this one copies (layout, speed, gain, fit and zoom), so
+        a similar case is drawn at exactly the patient's mm per pixel; None fits itself.
+    """
+
+    def __init__(self, parent: QWidget | None = None,
+                 leader: "EcgView | None" = None) -> None:
         super().__init__(parent)
+        self._leader = leader
         self.paper = EcgPaperWidget()
+        if leader is not None:
+            leader.paper.geometry_changed.connect(self._on_leader_geometry_changed)
+            self.paper.copy_scale_from(leader.paper)
         self.setWidget(self.paper)
         self.setWidgetResizable(False)
         self.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -374,7 +557,13 @@ class EcgView(QScrollArea):
         super().resizeEvent(event)
         self._fit()
 
+    def _on_leader_geometry_changed(self) -> None:
+        if self._leader is not None:
+            self.paper.copy_scale_from(self._leader.paper)
+
     def _fit(self) -> None:
+        if self._leader is not None:
+            return  # the leader's area decides the scale
         # Fit to the whole area, not the viewport: the viewport shrinks when scroll bars
         # appear, which would change the fit scale and could make them flicker on and off.
         margin = 2 * self.frameWidth() + 4
@@ -382,4 +571,7 @@ class EcgView(QScrollArea):
                                       max(1, self.height() - margin)))
 
 
-__all__ = ["EMPTY_TEXT", "EcgPaperWidget", "EcgView", "trace_path"]
+__all__ = [
+    "EMPTY_TEXT", "CaliperMeasurement", "EcgPaperWidget", "EcgView", "caliper_measurement",
+    "trace_path",
+]

@@ -44,6 +44,7 @@ def test_main_window_opens_ptbxl_record(qtbot, window, ptbxl_record_path):
     assert window.fs_label.text() == "100 Hz"
     assert window.duration_label.text() == "10.0 s"
     assert ptbxl_record_path.name in window.windowTitle()
+    qtbot.waitUntil(lambda: not window._workers, timeout=LOAD_TIMEOUT_MS)
     assert window.progress_bar.isHidden()
 
 
