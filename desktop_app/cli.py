@@ -5,7 +5,8 @@ file). Commands:
 
 ``info FILE [--json] [--fs HZ]``
     What the file holds: format, rate, duration, each lead's source and quality flags, heart
-    rate, age and sex, and the machine's own statements. Never the patient's name or ID.
+    rate, age and sex, and the machine's own statements. Never the patient's name or ID. For a
+    picture also the layout, speed, gain and each lead's confidence and printed window.
 ``render FILE --out ecg.png [--layout 3x4|6x2|12x1] [--speed 25|50] [--gain 5|10|20] [--dpi N]``
     Draw the ECG as a standard 12-lead printout into a PNG.
 ``search PATH... [--top-k 10] [--json] [--fs HZ]``
@@ -15,7 +16,14 @@ file). Commands:
 ``search-text "WORDS" [--top-k 10] [--json]``
     Cases whose ECGs match a description, through the text encoder.
 
-Later commands (``digitise``) register in :data:`_COMMANDS`.
+``digitise PICTURE --out DIR [--json] [--fs HZ]``
+    Digitise a photo or scan of a printed 12-lead ECG: writes the WFDB record
+    ``DIR/<stem>.hea/.dat`` (samples a lead's printed window does not cover are WFDB's invalid
+    value) and ``DIR/<stem>_overlay.png`` (the traces drawn over the straightened page), and
+    prints their paths (with ``--json``: the ``info`` object plus ``files``).
+
+``info``, ``render`` and ``search`` accept pictures like any ECG file (the photo reader is the
+last entry of the format table). Further commands register in :data:`_COMMANDS`.
 
 Exit status, for scripts:
 
@@ -162,6 +170,8 @@ def _cmd_info(args: argparse.Namespace) -> int:
 def record_info(record: Any, *, heart_rate: float | None) -> dict[str, Any]:
     """The facts ``info`` prints, as a JSON-ready dict (no patient name or identifier).
 
+    The same keys for ECG files and pictures, so a script reads both alike.
+
     Parameters
     ----------
     record : an :class:`~desktop_app.ecg.EcgRecord`.
@@ -170,21 +180,34 @@ def record_info(record: Any, *, heart_rate: float | None) -> dict[str, Any]:
     Returns
     -------
     dict
-        Keys ``path``, ``format``, ``fs_hz``, ``duration_s``, ``n_samples``, ``leads`` (list
-        of ``{name, source, flags}``), ``heart_rate_bpm``, ``age_years``, ``sex``, ``machine``
-        (the machine's statements and measurements, if the file has them) and ``meta_keys``.
+        Keys ``path``, ``source`` (``"file"`` or ``"picture"``), ``format``, ``fs_hz``,
+        ``duration_s``, ``n_samples``, ``leads`` (list of ``{name, source, flags, confidence,
+        window_s}``; ``source`` is recorded, derived, digitised or missing; ``confidence`` (0-1,
+        share of the lead's printed columns whose trace was followed) and ``window_s`` (the
+        printed time span) are null for files), ``heart_rate_bpm``, ``age_years``, ``sex``,
+        ``machine`` (the machine's statements and measurements, if the file has them),
+        ``photo`` (null for files; for pictures ``layout``, ``rhythm_strips``, ``speed_mm_s``,
+        ``gain_mm_mv``, ``speed_from``, ``gain_from``, ``px_per_mm``) and ``meta_keys``.
     """
     demo = record.demographics
+    photo = record.meta.get("photo") if record.source_format == "photo" else None
+    confidence = (photo or {}).get("confidence", {})
+    windows = (photo or {}).get("windows_s", {})
     return {
         "path": None if record.source_path is None else str(record.source_path),
+        "source": "picture" if photo is not None else "file",
         "format": record.source_format,
         "fs_hz": record.fs_hz,
         "duration_s": round(record.duration_s, 6),
         "n_samples": record.n_samples,
         "leads": [
-            {"name": name, "source": src.value, "flags": list(flags)}
+            {"name": name, "source": src.value, "flags": list(flags),
+             "confidence": confidence.get(name), "window_s": windows.get(name)}
             for name, src, flags in zip(record.leads, record.lead_sources, record.lead_flags)
         ],
+        "photo": None if photo is None else {
+            k: photo.get(k) for k in ("layout", "rhythm_strips", "speed_mm_s", "gain_mm_mv",
+                                      "speed_from", "gain_from", "px_per_mm")},
         "heart_rate_bpm": None if heart_rate is None else round(float(heart_rate), 1),
         "age_years": demo.age_years,
         "sex": demo.sex,
@@ -210,7 +233,12 @@ def _info_text(info: dict[str, Any], meta: dict[str, Any]) -> str:
     ]
     for lead in info["leads"]:
         flags = ", ".join(lead["flags"])
-        lines.append(f"  {lead['name']:<4} {lead['source']:<10} {flags}".rstrip())
+        seen = ""
+        if lead["window_s"] is not None:
+            seen = f"{lead['window_s'][0]:.2f}-{lead['window_s'][1]:.2f} s "
+        if lead["confidence"] is not None:
+            seen += f"confidence {lead['confidence']:.2f} "
+        lines.append(f"  {lead['name']:<4} {lead['source']:<10} {seen}{flags}".rstrip())
     machine = info["machine"]
     if machine:
         lines.append("machine:")
@@ -220,6 +248,11 @@ def _info_text(info: dict[str, Any], meta: dict[str, Any]) -> str:
                 items = [f"{k}: {_quantity(v)}" for k, v in value.items()]
             lines.append(f"  {key}:")
             lines.extend(f"    {_one_line(item)}" for item in items)
+    photo = info.get("photo")
+    if photo:
+        lines.insert(3, f"picture:     layout {photo['layout']}, {photo['speed_mm_s']:g} mm/s "
+                        f"({photo['speed_from']}), {photo['gain_mm_mv']:g} mm/mV "
+                        f"({photo['gain_from']}), {photo['px_per_mm']:g} px/mm")
     lines.append(f"meta keys:   {', '.join(info['meta_keys']) or 'none'}")
     return "\n".join(lines) + "\n"
 
@@ -273,6 +306,46 @@ def _bounded(kind: type, low: float, high: float, unit: str = ""):
 
 _dpi = _bounded(float, 50, 1000, " dpi")
 _top_k = _bounded(int, 1, 50)
+
+
+# ---------------------------------------------------------------------------------------------
+# digitise
+
+def _add_digitise(p: argparse.ArgumentParser) -> None:
+    p.add_argument("picture", type=Path, help="photo or scan of a printed 12-lead ECG")
+    p.add_argument("--out", "-o", type=Path, required=True,
+                   help="folder for <stem>.hea/.dat (WFDB) and <stem>_overlay.png (created)")
+    p.add_argument("--json", action="store_true",
+                   help="print the info object (see info --json) plus the written files")
+    p.add_argument("--fs", type=_positive_hz, default=None, metavar="HZ",
+                   help="sampling rate of the digitised record in Hz (default: 250)")
+    p.set_defaults(handler=_cmd_digitise)
+
+
+def _cmd_digitise(args: argparse.Namespace) -> int:
+    from desktop_app.photo import (
+        DEFAULT_FS_HZ, digitise_array, load_picture, record_name, write_digitised,
+    )
+    from desktop_app.signal import heart_rate_bpm
+
+    if not args.picture.is_file():
+        from desktop_app.errors import EcgReadError
+
+        raise EcgReadError(args.picture, "photo", "a picture file",
+                           "a folder" if args.picture.is_dir() else "no such file",
+                           "check the path")
+    result = digitise_array(load_picture(args.picture), path=args.picture,
+                            fs_hz=args.fs or DEFAULT_FS_HZ)
+    files = write_digitised(result, args.out, name=record_name(args.picture.stem))
+    if args.json:
+        info = record_info(result.record, heart_rate=heart_rate_bpm(result.record))
+        info["path"] = str(args.picture)
+        info["files"] = {"header": str(files.header), "signal": str(files.signal),
+                         "overlay": str(files.overlay)}
+        sys.stdout.write(json.dumps(info, ensure_ascii=False, default=_json_default) + "\n")
+    else:
+        sys.stdout.write(f"{files.header}\n{files.signal}\n{files.overlay}\n")
+    return EXIT_OK
 
 
 # ---------------------------------------------------------------------------------------------
@@ -460,6 +533,7 @@ _COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], str]] = {
     "render": (_add_render, "draw an ECG as a standard 12-lead printout (PNG)"),
     "search": (_add_search, "find similar confirmed cases for ECG files (decision aid)"),
     "search-text": (_add_search_text, "find cases matching a description in words"),
+    "digitise": (_add_digitise, "digitise a photo or scan of a paper ECG into a WFDB record"),
 }
 
 

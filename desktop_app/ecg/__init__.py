@@ -57,6 +57,10 @@ FORMATS: tuple[FormatSpec, ...] = (
                "desktop_app.ecg._wfdb"),
     FormatSpec("csv", "CSV, one column per lead", (".csv", ".txt", ".tsv"),
                "desktop_app.ecg._csv"),
+    # Last: a picture is digitised only when no signal format claims the file.
+    FormatSpec("photo", "Photo or scan of a printed ECG",
+               (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"),
+               "desktop_app.photo._reader"),
 )
 
 

@@ -3,6 +3,7 @@
 from desktop_app.photo._digitise import (
     DEFAULT_FS_HZ, MIN_CONFIDENCE, Digitised, digitise, digitise_array, draw_overlay,
 )
+from desktop_app.photo._export import DigitisedFiles, known_mask, record_name, write_digitised
 from desktop_app.photo._reader import read_photo, sniff
 from desktop_app.photo._steps import (
     GridFit, LayoutFit, Trace, extract_traces, find_grid, find_layout, find_page, ink_mask,
@@ -10,7 +11,8 @@ from desktop_app.photo._steps import (
 )
 
 __all__ = [
-    "DEFAULT_FS_HZ", "MIN_CONFIDENCE", "Digitised", "GridFit", "LayoutFit", "Trace",
+    "DEFAULT_FS_HZ", "MIN_CONFIDENCE", "Digitised", "DigitisedFiles", "GridFit", "LayoutFit",
+    "Trace", "known_mask", "record_name", "write_digitised",
     "digitise", "digitise_array", "draw_overlay", "extract_traces", "find_grid", "find_layout",
     "find_page", "ink_mask", "load_picture", "read_photo", "sniff",
 ]

@@ -24,6 +24,8 @@ DEFAULT_FS_HZ = 250.0
 MIN_CONFIDENCE = 0.6
 # A rhythm strip is named after the grid lead it matches this well in the shared window.
 _RHYTHM_MATCH_R = 0.9
+# Largest start offset between a rhythm strip and the grid panels above it (seconds).
+_RHYTHM_MAX_LAG_S = 0.4
 # Digitised values beyond this are a misread (a neighbour's trace, text), not an ECG.
 _MAX_ABS_MV = 10.0
 # Below this share of ink pixels there are no traces to follow (a blank or washed-out page).
@@ -55,8 +57,11 @@ def digitise(path: str | Path, *, fs_hz: float = DEFAULT_FS_HZ) -> EcgRecord:
     EcgRecord
         Leads traced from the picture are ``digitised``; leads that could not be followed are
         ``missing``. ``meta["photo"]`` holds the layout, speed, gain, scale, page corners, each
-        lead's confidence (0-1) and the time window its trace covers (outside it the lead is
-        0 mV: a 3 x 4 page shows each lead for 2.5 s only).
+        lead's confidence (0-1) and the time window its trace covers. Outside its window a
+        lead is 0 mV, because an :class:`EcgRecord` holds only finite samples in a present
+        lead (a 3 x 4 page shows each lead for 2.5 s only); ``windows_s`` and
+        :func:`desktop_app.photo.known_mask` say which samples the paper showed, and
+        :func:`desktop_app.photo.write_digitised` writes the others as WFDB invalid samples.
 
     Raises
     ------
@@ -147,7 +152,8 @@ def _name_rhythm_strips(traces: list[Trace]) -> list[Trace]:
     """Name each rhythm strip after the grid lead it matches in their shared time window.
 
     Without reading the printed label, the strip's lead is known only when its trace repeats
-    one of the panels above it (they are recorded at the same time).
+    one of the panels above it (they are recorded at the same time). Some machines start the
+    strip a little later than the grid, so the match allows a lag of up to ``_RHYTHM_MAX_LAG_S``.
     """
     named = []
     panels = [t for t in traces if t.col >= 0]
@@ -157,16 +163,33 @@ def _name_rhythm_strips(traces: list[Trace]) -> list[Trace]:
             continue
         best, best_r = "?", _RHYTHM_MATCH_R
         for p in panels:
-            a = np.interp(p.t_s, tr.t_s, tr.mv, left=np.nan, right=np.nan)
-            ok = np.isfinite(a) & np.isfinite(p.mv)
-            if ok.sum() < 20 or np.std(a[ok]) == 0 or np.std(p.mv[ok]) == 0:
-                continue
-            r = float(np.corrcoef(a[ok], p.mv[ok])[0, 1])
+            r = _lagged_r(tr, p)
             if r > best_r:
                 best, best_r = p.lead, r
         named.append(Trace(best, tr.t_s, tr.mv, tr.y_px, tr.x_px, tr.row, tr.col,
                            tr.confidence))
     return named
+
+
+def _lagged_r(strip: Trace, panel: Trace) -> float:
+    """Largest Pearson r between a panel and the strip shifted by up to ``_RHYTHM_MAX_LAG_S``."""
+    ok = np.isfinite(panel.mv)
+    good = np.isfinite(strip.mv)
+    if ok.sum() < 20 or good.sum() < 20:
+        return -1.0
+    t, v = panel.t_s[ok], panel.mv[ok]
+    dt = float(np.median(np.diff(t))) if t.size > 1 else 0.0
+    if dt <= 0 or np.std(v) == 0:
+        return -1.0
+    best = -1.0
+    step = max(dt, 0.008)  # finer steps barely change r; this bounds the cost on big pictures
+    for lag in np.arange(-_RHYTHM_MAX_LAG_S, _RHYTHM_MAX_LAG_S + step / 2, step):
+        a = np.interp(t + lag, strip.t_s[good], strip.mv[good], left=np.nan, right=np.nan)
+        fin = np.isfinite(a)
+        if fin.sum() < 0.8 * t.size or np.std(a[fin]) == 0:
+            continue
+        best = max(best, float(np.corrcoef(a[fin], v[fin])[0, 1]))
+    return best
 
 
 def draw_overlay(result: Digitised) -> Image.Image:

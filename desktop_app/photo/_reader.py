@@ -7,14 +7,23 @@ from pathlib import Path
 from desktop_app.ecg._record import EcgRecord
 from desktop_app.photo._digitise import DEFAULT_FS_HZ, digitise
 
-# Magic bytes of the picture formats phones and scanners write.
+# Magic bytes of the picture formats phones and scanners write. BMP's two-byte "BM" is checked
+# apart (see _is_bmp): the photo reader is tried last, but it must not claim a text file that
+# merely starts with "BM".
 _MAGIC = (
     b"\x89PNG\r\n\x1a\n",  # PNG
     b"\xff\xd8\xff",       # JPEG
-    b"BM",                 # BMP
     b"II*\x00",            # TIFF, little-endian
     b"MM\x00*",            # TIFF, big-endian
 )
+# Sizes of the BMP info headers Windows and OS/2 define (BITMAPCOREHEADER ... BITMAPV5HEADER).
+_BMP_INFO_SIZES = (12, 16, 40, 52, 56, 64, 108, 124)
+
+
+def _is_bmp(head: bytes) -> bool:
+    if len(head) < 18 or not head.startswith(b"BM"):
+        return False
+    return int.from_bytes(head[14:18], "little") in _BMP_INFO_SIZES
 
 
 def sniff(head: bytes, path: Path) -> bool:
@@ -22,7 +31,7 @@ def sniff(head: bytes, path: Path) -> bool:
     try:
         if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
             return True
-        return any(head.startswith(m) for m in _MAGIC)
+        return _is_bmp(head) or any(head.startswith(m) for m in _MAGIC)
     except (TypeError, AttributeError):
         return False
 

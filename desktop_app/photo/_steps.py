@@ -611,14 +611,14 @@ def extract_traces(ink: np.ndarray, layout: LayoutFit, grid: GridFit,
     px_per_mv = ppm_y * layout.gain_mm_mv
     grid_leads = LAYOUT_LEADS[layout.name]
     n_cols = len(grid_leads[0])
-    col_px = (layout.x_end - layout.x_start) / n_cols
+    x_start, x_end = layout.x_start, layout.x_end
+    col_px = (x_end - x_start) / n_cols
     traces = []
     for r, row in enumerate(layout.rows):
-        xs = np.arange(int(np.floor(layout.x_start)), int(np.ceil(layout.x_end)) + 1)
+        xs = np.arange(int(np.floor(x_start)), int(np.ceil(x_end)) + 1)
         xs = xs[(xs >= 0) & (xs < ink.shape[1])]
-        top, bot = _track(ink, row, xs, ppm_y)
-        y = _value(top, bot)
-        xs = xs[1:]  # values sit on the boundaries (edge coordinates) between columns
+        # One value per column, at the column's own index: the coordinates of ``x_start``.
+        y = _value(*_track(ink, row, xs, ppm_y))
         if r < len(grid_leads):
             panels = [(grid_leads[r][c], c) for c in range(n_cols)]
         else:
@@ -627,16 +627,16 @@ def extract_traces(ink: np.ndarray, layout: LayoutFit, grid: GridFit,
         for lead, c in panels:
             if c >= 0:
                 # Skip 0.5 mm either side of a column change, where the separator mark is.
-                a = layout.x_start + c * col_px + (0.5 * ppm_x if c > 0 else 0)
-                b = layout.x_start + (c + 1) * col_px - (0.5 * ppm_x if c < n_cols - 1 else 0)
+                a = x_start + c * col_px + (0.5 * ppm_x if c > 0 else 0)
+                b = x_start + (c + 1) * col_px - (0.5 * ppm_x if c < n_cols - 1 else 0)
             else:
-                a, b = layout.x_start, layout.x_end
+                a, b = x_start, x_end
             sel = (xs >= a) & (xs <= b)
             x_sel = xs[sel].astype(np.float64)
             y_sel = y[sel]
             good = np.isfinite(y_sel)
             conf = float(good.mean()) if good.size else 0.0
-            t = (x_sel - layout.x_start) / px_per_s
+            t = (x_sel - x_start) / px_per_s
             mv = (row.baseline_y - y_sel) / px_per_mv
             traces.append(Trace(lead, t, mv, y_sel, x_sel, r, c, conf))
     return traces
@@ -677,24 +677,30 @@ def _track(ink: np.ndarray, row: Row, xs: np.ndarray, ppm_y: float
 
 
 def _value(top: np.ndarray, bot: np.ndarray) -> np.ndarray:
-    """Pixel y of the signal at each boundary between two neighbouring columns.
+    """Pixel y of the signal in each column, from the ink run followed there.
 
-    A drawn line crosses a column boundary where the runs on its two sides meet, so the value
-    there is the middle of their overlap; a long overlap means both runs climb to the same
-    apex (or fall to the same trough), and the value is that extreme, less half a stroke.
-    Returns one value per boundary (``len(top) - 1``), NaN where either column is empty.
+    Where the line passes straight through a column (flat or steep alike) the run is the
+    stroke swept along the segment and its middle is the value. Where the run sticks out
+    above both neighbours' runs the column holds a peak, whose value is the run's top plus
+    half a stroke (a steep R wave fills the column from base to apex); a trough likewise.
+    Returns one value per column, NaN where the column is empty.
     """
     length = bot - top + 1
     ok = np.isfinite(length)
     if ok.sum() < 2:
-        return np.full(max(0, top.size - 1), np.nan)
+        return np.full(top.size, np.nan)
     half = 0.5 * float(np.median(length[ok]))
-    t0, t1, b0, b1 = top[:-1], top[1:], bot[:-1], bot[1:]
-    o_top = np.maximum(t0, t1)
-    o_bot = np.minimum(b0, b1)
-    y = 0.5 * (o_top + o_bot)
-    long_overlap = (o_bot - o_top + 1) > 3 * half
-    is_max = long_overlap & (np.abs(t0 - t1) <= np.abs(b0 - b1))
-    y = np.where(is_max, o_top + half, y)
-    y = np.where(long_overlap & ~is_max, o_bot - half, y)
+    y = 0.5 * (top + bot)
+    inf = np.array([np.inf])
+    t_prev = np.concatenate((inf, top[:-1]))
+    t_next = np.concatenate((top[1:], inf))
+    b_prev = np.concatenate((-inf, bot[:-1]))
+    b_next = np.concatenate((bot[1:], -inf))
+    with np.errstate(invalid="ignore"):
+        tall = length > 3 * half
+        # fmin/fmax skip an empty neighbour (NaN): beside a gap the other side decides.
+        peak = tall & ~(top > np.fmin(t_prev, t_next))
+        trough = tall & ~(bot < np.fmax(b_prev, b_next))
+    y = np.where(peak & ~trough, top + half, y)
+    y = np.where(trough & ~peak, bot - half, y)
     return y

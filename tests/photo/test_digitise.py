@@ -108,7 +108,8 @@ def test_digitise_refuses_undecodable_file(tmp_path):
 
 @pytest.mark.parametrize("head,expected", [
     (b"\x89PNG\r\n\x1a\n" + b"\x00" * 8, True), (b"\xff\xd8\xff\xe1abc", True),
-    (b"BM6\x00\x00", True), (b"II*\x00\x08", True), (b"MM\x00*\x00", True),
+    (b"BM6\x00\x00\x00\x00\x00\x00\x006\x00\x00\x00(\x00\x00\x00", True),
+    (b"BMI,II,V1\n0.1,0.2,0.3\n", False), (b"II*\x00\x08", True), (b"MM\x00*\x00", True),
     (b"RIFF\x00\x00\x00\x00WEBPVP8 ", True), (b"\x00\x00\x01\x00", False),
     (b"<?xml version", False), (b"", False),
 ])
