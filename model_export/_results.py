@@ -143,7 +143,8 @@ def render_results(runs: list[dict], shipped_version: str | None, notes: str = "
 def write_results(path: Path, results_dir: Path = RESULTS_DIR,
                   assets: Path = _REPO / "assets") -> Path:
     """Regenerate ``path`` (RESULTS.md) from every kept run."""
-    runs = [json.loads(p.read_text("utf-8")) for p in sorted(results_dir.glob("*.json"))]
+    kept = [json.loads(p.read_text("utf-8")) for p in sorted(results_dir.glob("*.json"))]
+    runs = [r for r in kept if "metrics" in r]  # other JSON here: experiments (text_side)
     notes_file = results_dir / "NOTES.md"
     notes = notes_file.read_text("utf-8") if notes_file.is_file() else ""
     Path(path).write_text(render_results(runs, _shipped_version(assets), notes),

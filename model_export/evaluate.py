@@ -101,6 +101,8 @@ def knn_with_similarity(queries: np.ndarray, gallery: np.ndarray,
 
 
 def _latency_text_ms(encoder, texts: Sequence[str], runs: int = 30) -> float:
+    if not texts:
+        raise ValueError("no texts to time the text encoder with")
     for t in texts[:3]:
         encoder.embed_texts([t])
     times = []
@@ -125,7 +127,8 @@ def compute_metrics(image_onnx: Path, text_onnx: Path | None, tokenizer: Path | 
     folds = np.asarray(index["strat_fold"])
     ids = np.asarray(index["ecg_id"])
     n_sup = int(index["n_superclasses"])
-    names = list(index["label_names"])
+    # "superclass:NORM", "scp:IMI" -> "NORM", "IMI"
+    names = [str(n).split(":", 1)[-1] for n in index["label_names"]]
     q_rows = np.flatnonzero(ok & (folds == 10))
     g_rows = np.flatnonzero(ok & (folds != 10))
     encoder = ImageEncoder(image_onnx)
