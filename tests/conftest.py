@@ -46,3 +46,31 @@ def _isolated_user_dirs(tmp_path_factory, monkeypatch):
     root = tmp_path_factory.mktemp("userdirs")
     monkeypatch.setenv("ECGFINDER_CONFIG_DIR", str(root / "config"))
     monkeypatch.setenv("ECGFINDER_DATA_DIR", str(root / "data"))
+
+
+@pytest.fixture(scope="session")
+def shipped_assets() -> Path:
+    """The app's own ``assets/`` (trained encoders, case library, examples), verified.
+
+    These are the project's build outputs, committed with the code: a test that needs the real
+    models uses this fixture, and fails naming the damaged or missing file.
+    """
+    from desktop_app.assets import verify_assets
+
+    root = REPO_ROOT / "assets"
+    verify_assets(root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def shipped_finder(shipped_assets, tmp_path_factory):
+    """One CaseFinder on the shipped assets for the session (models load once).
+
+    Its clinic store is a session temporary file; tests that add clinic cases make their own
+    finder with a fresh ``clinic_path``.
+    """
+    from desktop_app.service import CaseFinder
+
+    return CaseFinder(assets_root=shipped_assets,
+                      clinic_path=tmp_path_factory.mktemp("clinic") / "clinic.sqlite",
+                      include_clinic=False)
