@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import PySide6
+import shiboken6
 from PySide6.QtCore import QSettings, Qt, QThreadPool, QTimer, Signal, qVersion
 from PySide6.QtGui import (
     QAction, QCloseEvent, QColor, QDragEnterEvent, QDragMoveEvent, QDropEvent, QImage,
@@ -194,6 +195,7 @@ class MainWindow(QMainWindow):
     def __init__(self, settings: Settings | None = None, parent: QWidget | None = None, *,
                  finder: CaseFinder | None = None) -> None:
         super().__init__(parent)
+        self._closed = False
         self._settings = settings if settings is not None else load_settings()
         self._finder = finder if finder is not None else CaseFinder(self._settings)
         self._finder_state = "loading"  # "loading", "ready" or "failed"
@@ -487,10 +489,10 @@ class MainWindow(QMainWindow):
         rid = worker.request_id
         self._current_request = rid
         self._workers[rid] = worker
-        worker.signals.progressed.connect(functools.partial(self._on_load_progressed, rid))
-        worker.signals.returned.connect(functools.partial(self._on_load_returned, rid))
-        worker.signals.errored.connect(functools.partial(self._on_load_errored, rid, path))
-        worker.signals.finished.connect(functools.partial(self._on_load_finished, rid))
+        worker.signals.progressed.connect(self._guard(self._on_load_progressed, rid))
+        worker.signals.returned.connect(self._guard(self._on_load_returned, rid))
+        worker.signals.errored.connect(self._guard(self._on_load_errored, rid, path))
+        worker.signals.finished.connect(self._guard(self._on_load_finished, rid))
         self.statusBar().showMessage(f"Loading {path.name}\u2026")
         self.progress_bar.setRange(0, 0)  # busy indicator until a reader reports percent
         self.progress_bar.show()
@@ -678,15 +680,31 @@ class MainWindow(QMainWindow):
                 self._set_busy(False)
 
     # -- workers -------------------------------------------------------------------------------
+    def _guard(self, slot, *args):
+        """``slot`` with ``args`` bound, called only while this window is alive and open.
+
+        A worker's outcome is queued to the GUI thread; when the window was closed (or its
+        C++ side deleted) in between, the slot must not touch its widgets. The connection is
+        to a plain callable, which Qt cannot disconnect when the window goes away, so the
+        check is made here.
+        """
+        def call(*more):
+            if self._closed or not shiboken6.isValid(self):
+                log.debug("dropping a worker's report to a closed window")
+                return None
+            return slot(*args, *more)
+
+        return call
+
     def _start(self, worker: Worker, on_returned, on_errored, on_progressed=None) -> int:
         """Run ``worker``, routing its outcome to slots that receive its request id first."""
         rid = worker.request_id
         self._workers[rid] = worker
-        worker.signals.returned.connect(functools.partial(on_returned, rid))
-        worker.signals.errored.connect(functools.partial(on_errored, rid))
+        worker.signals.returned.connect(self._guard(on_returned, rid))
+        worker.signals.errored.connect(self._guard(on_errored, rid))
         if on_progressed is not None:
-            worker.signals.progressed.connect(functools.partial(on_progressed, rid))
-        worker.signals.finished.connect(functools.partial(self._workers.pop, rid, None))
+            worker.signals.progressed.connect(self._guard(on_progressed, rid))
+        worker.signals.finished.connect(self._guard(self._workers.pop, rid, None))
         worker.start()
         return rid
 
@@ -1111,6 +1129,7 @@ class MainWindow(QMainWindow):
                             min(800, int(screen.height() * 0.92)))
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt API)
+        self._closed = True
         self._pending_query = None
         for worker in list(self._workers.values()):
             worker.cancel()

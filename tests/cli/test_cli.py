@@ -198,7 +198,15 @@ def test_cli_typo_in_command_does_not_open_the_window(fake_gui, capsys):
     capsys.readouterr()
 
 
-def test_cli_console_script_entry_point_is_main():
-    from desktop_app.__main__ import main
+def test_cli_console_script_entry_point_runs_the_command_line(capsys):
+    import tomllib
 
-    assert main is cli.main
+    from desktop_app.__main__ import main
+    from tests.conftest import REPO_ROOT
+
+    scripts = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text("utf-8"))["project"][
+        "scripts"]
+    assert scripts["ecg-case-finder"] == "desktop_app.__main__:main"
+    # Everything but --self-test / --quit-after-shown goes to the command line.
+    assert main(["rendr", "x.hea"]) == cli.main(["rendr", "x.hea"]) == 2
+    capsys.readouterr()
