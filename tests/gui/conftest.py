@@ -57,18 +57,23 @@ def _no_dangling_pool_work(qapp):
     assert pool.activeThreadCount() == 0
 
 
-@pytest.fixture
-def window(qtbot, gui_finder):
+def show_window(qtbot, finder, timeout_ms: int = 30_000):
     """A shown MainWindow at a typical laptop size (1366 x 768) whose finder has loaded."""
     from desktop_app.gui import MainWindow
 
-    win = MainWindow(finder=gui_finder)
+    win = MainWindow(finder=finder)
     qtbot.addWidget(win)
     win.resize(1366, 768)
-    with qtbot.waitSignal(win.finder_ready, timeout=30_000):
+    with qtbot.waitSignal(win.finder_ready, timeout=timeout_ms):
         with qtbot.waitExposed(win):
             win.show()
     return win
+
+
+@pytest.fixture
+def window(qtbot, gui_finder):
+    """The window on the stand-in library (see :func:`gui_finder`)."""
+    return show_window(qtbot, gui_finder)
 
 
 @pytest.fixture(scope="session")

@@ -6,21 +6,15 @@ from __future__ import annotations
 import pytest
 
 from desktop_app import assets as A
+from tests.gui.conftest import show_window
 
 
 @pytest.fixture
 def shipped_window(qtbot, shipped_assets, tmp_path):
-    from desktop_app.gui import MainWindow
     from desktop_app.service import CaseFinder
 
     finder = CaseFinder(assets_root=shipped_assets, clinic_path=tmp_path / "clinic.sqlite")
-    win = MainWindow(finder=finder)
-    qtbot.addWidget(win)
-    win.resize(1366, 768)
-    with qtbot.waitSignal(win.finder_ready, timeout=60_000):
-        with qtbot.waitExposed(win):
-            win.show()
-    return win
+    return show_window(qtbot, finder, timeout_ms=60_000)
 
 
 def test_shipped_example_opens_to_similar_cases_and_a_case_view(qtbot, shipped_window,
