@@ -1,7 +1,10 @@
 """The whole training pipeline in one command; every step is cached, so a rerun is fast.
 
 ``python -m model_export.pipeline --out DIR [--encoding signal_mv] [--model NAME]
-[--steps N] [--workers 2] [--records DIR --limit-ids 1-100] [--per-fold N]``
+[--steps N] [--label-weight W] [--precision auto|bf16|fp32] [--workers 2]
+[--records DIR --limit-ids 1-100] [--per-fold N] [--run-name NAME --results RESULTS.md]``
+
+The defaults are the shipped configuration (see ``model_export/RESULTS.md``).
 
 prepare -> text_base -> render -> train -> export_onnx -> quantize -> evaluate
 
@@ -36,8 +39,8 @@ LATER_STEPS: list[tuple[str, Callable[[Path, dict[str, Path]], Path]]] = []
 
 
 def run_pipeline(out: Path, *, encoding: str = "signal_mv",
-                 model_name: str = "vit_tiny_signal_p3x25", steps: int = 3000, batch: int = 64,
-                 lr: float = 5e-4, warmup: int = 200, label_weight: float = 0.0,
+                 model_name: str = "vit_tiny6_signal_p3x50", steps: int = 3000, batch: int = 64,
+                 lr: float = 5e-4, warmup: int = 200, label_weight: float = 0.5,
                  eval_every: int = 500, workers: int = 2, per_fold: int | None = None,
                  records: Path | None = None, limit_ids: tuple[int, int] | None = None,
                  ptbxl: Path = _prepare._DEFAULT_PTBXL, cache_dir: Path | None = None,
@@ -119,7 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--per-fold", type=int, default=None)
     p.add_argument("--encoding", default="signal_mv")
     p.add_argument("--model", default="vit_tiny6_signal_p3x50")
-    p.add_argument("--steps", type=int, default=5000)
+    p.add_argument("--steps", type=int, default=3000)
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--warmup", type=int, default=200)
