@@ -46,6 +46,8 @@ if [ "$clean" = 1 ] || [ ! -x "$venv/bin/pyinstaller" ] || [ "$(cat "$venv/.stam
   rm -rf "$venv" "$build_dir/wheels"
   "$python" -m venv "$venv"
   "$venv/bin/python" -m pip install --quiet --upgrade pip
+  # The folder must exist: pip 26 writes a lone wheel to -w's path as a file otherwise.
+  mkdir -p "$build_dir/wheels"
   "$venv/bin/python" -m pip wheel --quiet --no-cache-dir --no-deps --no-binary hnswlib \
       -w "$build_dir/wheels" "hnswlib==0.8.0"
   "$venv/bin/python" -m pip install --quiet "$build_dir"/wheels/hnswlib-0.8.0-*.whl
