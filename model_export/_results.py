@@ -37,7 +37,9 @@ def _row(run: dict) -> str:
     text = m.get("text_to_ecg", {})
     rr = m["report_retrieval"]
     size = (m["image_encoder_bytes"] + m.get("text_encoder_bytes", 0)) / 1e6
-    train_min = (p.get("timings_s", {}).get("train") or 0) / 60
+    cached = (p.get("skipped") or {}).get("train", False)
+    train_s = p.get("timings_s", {}).get("train")
+    train_min = "cached" if cached or train_s is None else f"{train_s / 60:.0f}"
     return (f"| {run['run']} | {m['image_encoder'].get('encoding.name')} | "
             f"{m['image_encoder'].get('model.name')} | {params.get('label_weight', '–')} | "
             f"{params.get('steps', '–')} | {_f(m['superclass_macro_auc'])} | "
@@ -45,7 +47,7 @@ def _row(run: dict) -> str:
             f"{_f(rr['bleu4'])} | {_f(rr['meteor'])} | {_f(rr['rouge_l'])} | "
             f"{_f(text.get('recall_at_10'), 2)} | {_f(text.get('precision_at_10'), 2)} | "
             f"{_f(m['latency_ms']['image_batch1_2threads'], 1)} | {size:.1f} | "
-            f"{train_min:.0f} |")
+            f"{train_min} |")
 
 
 def render_results(runs: list[dict], shipped_version: str | None, notes: str = "") -> str:
@@ -119,7 +121,8 @@ def render_results(runs: list[dict], shipped_version: str | None, notes: str = "
                     f"top-{q['k']} neighbour overlap {overlap:.3f}. Kept: "
                     f"**{m['quantize']['chosen']}**.", ""]
         pipe = shipped.get("pipeline") or {}
-        if pipe.get("timings_s"):
+        if pipe.get("timings_s") and not all((pipe.get("skipped") or {}).values()) \
+                and not (pipe.get("skipped") or {}).get("train"):
             tim = pipe["timings_s"]
             out += ["### Pipeline time on this 2-core CPU", "",
                     "| step | seconds | cached |", "|---|---|---|"]
