@@ -329,6 +329,19 @@ def mechanics_embedding(cases: Sequence[Mapping[str, Any]], dim: int, n_fit: int
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line of the step; returns the exit status."""
+    run(argv)
+    return 0
+
+
+def run(argv: Sequence[str] | None = None) -> Path:
+    """Run the step from command-line arguments (see ``--help``).
+
+    Returns
+    -------
+    Path
+        The step's output folder ``OUT/build_library-<key>`` (its ``library/`` holds the
+        built library), whether it was built now or found up to date.
+    """
     parser = argparse.ArgumentParser(prog="python -m model_export.build_library",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=Path, required=True,
@@ -393,7 +406,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if _cache.manifest_matches(final, key, STEP_VERSION):
         logger.info("build_library: skipped, %s is up to date", final)
         logger.info("%s", final)
-        return 0
+        return final
     with _cache.staged_dir(args.out, STEP, final) as tmp:
         result = build_library(cases, tmp / "library", embed_fn, encoder_info=info,
                                folds=tuple(range(lo, hi + 1)), records_root=args.records,
@@ -405,7 +418,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                        "tune_queries": result.tune_queries,
                                        "encoder": info, "seconds": dict(result.seconds)})
     logger.info("%s", final)
-    return 0
+    return final
 
 
 if __name__ == "__main__":

@@ -23,8 +23,6 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from model_export import _cache
-
 logger = logging.getLogger(__name__)
 
 _REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -41,21 +39,11 @@ def ship(run: Path, assets: Path) -> dict:
     folders = {k: Path(v) for k, v in summary["folders"].items()}
     quantize_dir, prepare_dir = folders["quantize"], folders["prepare"]
     image = quantize_dir / _ex.IMAGE_FILE
-    status = build_library.main(["--cases", str(prepare_dir), "--encoder", str(image),
-                                 "--out", str(run)])
-    if status != 0:
-        raise RuntimeError(f"build_library failed with status {status}")
-    sha = _cache.sha256_file(image)
-    # build_library just wrote (or found up to date) its folder: the newest one built with
-    # this encoder.
-    built = sorted((_cache.read_manifest(d)["created"], d) for d in run.glob("build_library-*")
-                   if (d / _cache.MANIFEST).is_file()
-                   and _cache.read_manifest(d)["library"]["encoder"]["sha256"] == sha)
-    if not built:
-        raise RuntimeError(f"no library built with {image} in {run}")
+    built = build_library.run(["--cases", str(prepare_dir), "--encoder", str(image),
+                               "--out", str(run)])
     with tempfile.TemporaryDirectory() as tmp:
         examples.write_examples(build_library.read_cases(prepare_dir), Path(tmp))
-        return publish.publish(built[-1][1], assets, image_encoder=image,
+        return publish.publish(built, assets, image_encoder=image,
                                text_encoder=quantize_dir / _ex.TEXT_FILE,
                                tokenizer=quantize_dir / _tb.TOKENIZER_FILE, examples=Path(tmp))
 

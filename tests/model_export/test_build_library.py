@@ -44,7 +44,8 @@ def test_build_library_main_is_deterministic_and_skips_rerun(shared_data, tmp_pa
     assert manifest["library"]["n_cases"] == sum(1 for c in prep if c["strat_fold"] != 10)
     assert manifest["library"]["encoder"]["name"] == "mechanics-spectrum-pca"
     mtime = (a / "library" / "cases.sqlite").stat().st_mtime_ns
-    assert bl.main([*args, "--out", str(tmp_path / "a")]) == 0  # manifest matches: skipped
+    # manifest matches: skipped, and run() names the folder it found (ship.py publishes it)
+    assert bl.run([*args, "--out", str(tmp_path / "a")]) == a
     assert (a / "library" / "cases.sqlite").stat().st_mtime_ns == mtime
 
 
