@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 
 from desktop_app import __version__
 from desktop_app import assets as _assets
-from desktop_app.ecg import FORMATS, EcgRecord, LeadSource, read_ecg
+from desktop_app.ecg import FORMATS, EcgRecord, LeadSource, read_ecg, sniff_format
 from desktop_app.errors import AssetError, EcgError
 from desktop_app.gui._crash import show_crash_dialog
 from desktop_app.gui._wording import APP_TITLE, DISCLAIMER, PTBXL_CITATION
@@ -41,6 +41,9 @@ from desktop_app.gui.consensus_panel import ConsensusPanel
 from desktop_app.gui.ecg_view import EcgView
 from desktop_app.gui.pdf_export import (
     SummaryContent, paint_summary, render_summary_page, write_summary_pdf,
+)
+from desktop_app.gui.picture_review import (
+    PictureReading, PictureReviewDialog, read_picture, refusal_text,
 )
 from desktop_app.gui.results_panel import THUMB_SIZE, ResultsPanel
 from desktop_app.gui.settings_dialog import SettingsDialog
@@ -70,15 +73,26 @@ def _qsettings() -> QSettings:
     return QSettings(str(config_dir() / "window.ini"), QSettings.Format.IniFormat)
 
 
-def _read_for_view(path: Path) -> tuple[EcgRecord, float | None]:
-    """Read a file and measure its heart rate (both off the GUI thread)."""
+def _read_for_view(path: Path) -> tuple[EcgRecord | None, float | None, PictureReading | None]:
+    """Read a file and measure its heart rate (both off the GUI thread).
+
+    A picture is read for the review as well (its page, traces and overlay); when it is
+    refused, the record is None and the reading says why.
+    """
+    try:
+        is_picture = sniff_format(path) == "photo"
+    except OSError:
+        is_picture = False  # read_ecg says what is wrong with the file
+    if is_picture:
+        reading = read_picture(path)
+        return reading.record, reading.heart_rate_bpm, reading
     record = read_ecg(path)
     try:
         bpm = heart_rate_bpm(record)
     except (EcgError, ValueError) as exc:  # a rate is a courtesy; never fail the open for it
         log.info("no heart rate for %s: %s", path.name, exc)
         bpm = None
-    return record, bpm
+    return record, bpm, None
 
 
 def _warm_up(finder: CaseFinder) -> str:
@@ -215,6 +229,7 @@ class MainWindow(QMainWindow):
         self._last_error_box: QMessageBox | None = None
         self._about_box: QMessageBox | None = None
         self._dialog: QDialog | None = None
+        self._review: PictureReviewDialog | None = None
 
         self.setWindowTitle(APP_TITLE)
         self.setAcceptDrops(True)
@@ -458,6 +473,11 @@ class MainWindow(QMainWindow):
         return self._heart_rate
 
     @property
+    def picture_review(self) -> PictureReviewDialog | None:
+        """The review of the last picture opened (None before the first picture)."""
+        return self._review
+
+    @property
     def search_result(self) -> SearchResult | None:
         """The results listed now."""
         return self.results_panel.result
@@ -635,10 +655,42 @@ class MainWindow(QMainWindow):
             self.progress_bar.setRange(0, 100)
             self.progress_bar.setValue(int(percent))
 
-    def _on_load_returned(self, rid: int, value: tuple[EcgRecord, float | None]) -> None:
+    def _on_load_returned(self, rid: int,
+                          value: tuple[EcgRecord | None, float | None, PictureReading | None]
+                          ) -> None:
         if not self._is_current(rid, "result"):
             return
-        record, bpm = value
+        record, bpm, reading = value
+        if reading is not None:
+            self._show_picture_review(reading)
+            if record is None:
+                # Refused: the review says why and what to try; the window keeps its ECG.
+                text = refusal_text(reading.error)
+                log.warning("could not read picture %s: %s", reading.path.name, reading.error)
+                self.statusBar().showMessage(f"Could not read {reading.path.name}", 8000)
+                self.load_failed.emit(text)
+                return
+        elif self._review is not None:
+            self._review.hide()  # it belongs to the picture opened before
+        self._show_record(record, bpm)
+
+    def _show_picture_review(self, reading: PictureReading) -> None:
+        if self._review is None:
+            self._review = PictureReviewDialog(self)
+            self._review.search_requested.connect(self._on_review_search_requested)
+        self._review.show_reading(reading)
+        self._review.show()
+        self._review.raise_()
+
+    def _on_review_search_requested(self, reading: PictureReading) -> None:
+        """The clinician checked (or corrected) a picture's reading: show it and search."""
+        if self._closed or reading.record is None:
+            return
+        self._current_request = None  # a file still being read must not replace this reading
+        self._show_record(reading.record, reading.heart_rate_bpm)
+
+    def _show_record(self, record: EcgRecord, bpm: float | None) -> None:
+        """Show ``record`` as the patient's ECG and search for similar cases."""
         self._record = record
         self._heart_rate = bpm
         self.ecg_view.paper.set_record(record)

@@ -1,7 +1,8 @@
 """Photos and scans of paper ECGs -> EcgRecord (classical digitisation; numpy/scipy/Pillow)."""
 
 from desktop_app.photo._digitise import (
-    DEFAULT_FS_HZ, MIN_CONFIDENCE, Digitised, digitise, digitise_array, draw_overlay,
+    DEFAULT_FS_HZ, GAINS_MM_MV, LAYOUT_CHOICES, MIN_CONFIDENCE, SPEEDS_MM_S, Digitised, digitise,
+    digitise_array, draw_overlay, parse_layout,
 )
 from desktop_app.photo._export import DigitisedFiles, known_mask, record_name, write_digitised
 from desktop_app.photo._reader import read_photo, sniff
@@ -11,8 +12,9 @@ from desktop_app.photo._steps import (
 )
 
 __all__ = [
-    "DEFAULT_FS_HZ", "MIN_CONFIDENCE", "Digitised", "DigitisedFiles", "GridFit", "LayoutFit",
-    "Trace", "known_mask", "record_name", "write_digitised",
-    "digitise", "digitise_array", "draw_overlay", "extract_traces", "find_grid", "find_layout",
-    "find_page", "ink_mask", "load_picture", "read_photo", "sniff",
+    "DEFAULT_FS_HZ", "GAINS_MM_MV", "LAYOUT_CHOICES", "MIN_CONFIDENCE", "SPEEDS_MM_S",
+    "Digitised", "DigitisedFiles", "GridFit", "LayoutFit", "Trace", "known_mask", "record_name",
+    "write_digitised", "digitise", "digitise_array", "draw_overlay", "extract_traces",
+    "find_grid", "find_layout", "find_page", "ink_mask", "load_picture", "parse_layout",
+    "read_photo", "sniff",
 ]

@@ -49,3 +49,17 @@ def test_synth_picture_homography_puts_page_inside_picture(record):
 def test_synth_picture_rejects_unknown_damage(record):
     with pytest.raises(ValueError, match="unknown damages"):
         synth_picture(record, 0, damages=("coffee",))
+
+
+def test_synth_picture_homography_holds_the_drawn_rotation(record):
+    pic = synth_picture(record, 4, px_per_mm=4.0, damages=("rotation",), strength=1.0)
+    H = pic.homography
+    angle = np.degrees(np.arctan2(H[1, 0], H[0, 0]))
+    assert angle == pytest.approx(pic.damages["rotation"]["angle_deg"], abs=1e-6)
+    # The mapped page centre is paper (bright), the picture's corners are table (darker).
+    w, h = pic.page_size_px
+    c = H @ np.array([w / 2, h / 2, 1.0])
+    img = np.asarray(pic.image, dtype=np.float32).mean(axis=2)
+    cx, cy = int(c[0] / c[2]), int(c[1] / c[2])
+    paper = np.median(img[cy - 20:cy + 20, cx - 20:cx + 20])
+    assert paper > img[0, 0] + 20 or paper > img[-1, -1] + 20
