@@ -321,6 +321,12 @@ class CaseFinder:
                 f"the recording lasts {record.duration_s:.1f} s; finding similar cases needs at "
                 f"least {MIN_DURATION_S:g} s of a 12-lead ECG")
         encoder = self._encoder()
+        if record.meta.get("photo"):
+            # A printed page shows most leads for 2.5 or 5 s; the encoder saw whole 10-s
+            # recordings, so each lead's printed stretch is continued (for the search only).
+            from desktop_app.photo import fill_unseen
+
+            record = fill_unseen(record)
         vec = np.asarray(encoder.embed_signals(preprocess_for_model(record)[None]),
                          dtype=np.float32)[0]
         return vec / max(float(np.linalg.norm(vec)), 1e-12)

@@ -71,6 +71,46 @@ def known_mask(record: EcgRecord) -> np.ndarray:
     return mask
 
 
+def fill_unseen(record: EcgRecord) -> EcgRecord:
+    """The record the encoder should see: each lead's printed window repeated over 10 s.
+
+    A 3 x 4 page prints each lead for 2.5 s; the digitised record holds 0 mV elsewhere, and a
+    flat line for three quarters of most leads is not what the encoder was trained on (it sees
+    whole 10-s recordings). For search only, each partly shown lead is continued periodically
+    from its longest printed stretch (centred on its median, so the joins stay near the
+    baseline), leaving that stretch where it was. Beat shapes are kept; the rhythm outside the
+    window is an assumption, which is why the record the clinician sees is never changed.
+
+    Parameters
+    ----------
+    record : any record; one without ``meta["photo"]["windows_s"]`` is returned as it is.
+
+    Returns
+    -------
+    EcgRecord
+        A copy with the unseen samples filled (missing leads stay missing).
+    """
+    if not record.meta.get("photo", {}).get("windows_s"):
+        return record
+    known = known_mask(record)
+    signal = np.array(record.signal, dtype=np.float64, copy=True)
+    n = record.n_samples
+    for i in range(len(LEADS_12)):
+        k = known[i]
+        if k.all() or not k.any():
+            continue
+        # Longest run of known samples.
+        edges = np.flatnonzero(np.diff(np.concatenate(([0], k.astype(np.int8), [0]))))
+        starts, stops = edges[::2], edges[1::2]
+        j = int(np.argmax(stops - starts))
+        a, b = int(starts[j]), int(stops[j])
+        if b - a < 2:
+            continue
+        seg = signal[i, a:b] - np.median(signal[i, a:b])
+        signal[i] = seg[(np.arange(n) - a) % (b - a)]
+    return record.replace(signal=signal)
+
+
 def write_digitised(result: Digitised, out_dir: str | Path, *, name: str) -> DigitisedFiles:
     """Write a digitised picture as a WFDB record plus ``<name>_overlay.png``.
 
