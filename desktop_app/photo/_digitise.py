@@ -14,8 +14,8 @@ from desktop_app.ecg._assemble import assemble_record
 from desktop_app.ecg._record import EcgRecord, LeadSource
 from desktop_app.errors import EcgReadError, EcgValueError
 from desktop_app.photo._steps import (
-    FORMAT, PAGE_DURATION_S, GridFit, LayoutFit, Trace, _refuse, _skew_angle, extract_traces,
-    find_grid, find_layout, find_page, ink_mask, load_picture, warp_quad,
+    FORMAT, PAGE_DURATION_S, GridFit, LayoutFit, Trace, _quad_size, _refuse, deskew,
+    extract_traces, find_grid, find_layout, find_page, ink_mask, load_picture, warp_quad,
 )
 
 log = logging.getLogger(__name__)
@@ -244,13 +244,6 @@ def _check_quad(quad, shape) -> np.ndarray:
     return q
 
 
-def _quad_size(q: np.ndarray) -> tuple[int, int]:
-    """Width and height of the straightened page: the mean lengths of opposite sides."""
-    out_w = int(round(0.5 * (np.linalg.norm(q[1] - q[0]) + np.linalg.norm(q[2] - q[3]))))
-    out_h = int(round(0.5 * (np.linalg.norm(q[3] - q[0]) + np.linalg.norm(q[2] - q[1]))))
-    return out_w, out_h
-
-
 def _page_from_quad(rgb: np.ndarray, q: np.ndarray) -> np.ndarray:
     """The page inside corners a clinician set, straightened as :func:`find_page` does.
 
@@ -261,13 +254,7 @@ def _page_from_quad(rgb: np.ndarray, q: np.ndarray) -> np.ndarray:
     h, w = rgb.shape[:2]
     frame = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], dtype=np.float64)
     page = rgb if np.max(np.abs(q - frame)) < 1.0 else warp_quad(rgb, q, *_quad_size(q))
-    angle = _skew_angle(page)
-    if abs(angle) > 0.15:
-        im = Image.fromarray(np.clip(page, 0, 255).astype(np.uint8))
-        fill = tuple(int(v) for v in np.median(page.reshape(-1, 3), axis=0))
-        page = np.asarray(im.rotate(angle, Image.Resampling.BICUBIC, fillcolor=fill),
-                          dtype=np.float32)
-    return page
+    return deskew(page)
 
 
 def _edge_width_mm(page: np.ndarray, px_per_mm: float) -> float:

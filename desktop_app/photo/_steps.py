@@ -202,13 +202,19 @@ def find_page(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         im = Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8))
         im.thumbnail((MAX_SIDE_PX, MAX_SIDE_PX), Image.Resampling.LANCZOS)
         page = np.asarray(im, dtype=np.float32)
+    return deskew(page), quad
+
+
+def deskew(page: np.ndarray) -> np.ndarray:
+    """The page with a small remaining rotation (:func:`_skew_angle`) undone; corners that
+    the rotation uncovers are filled with the page's median colour."""
     angle = _skew_angle(page)
-    if abs(angle) > 0.15:
-        im = Image.fromarray(np.clip(page, 0, 255).astype(np.uint8))
-        fill = tuple(int(v) for v in np.median(page.reshape(-1, 3), axis=0))
-        page = np.asarray(im.rotate(angle, Image.Resampling.BICUBIC, fillcolor=fill),
-                          dtype=np.float32)
-    return page, quad
+    if abs(angle) <= 0.15:
+        return page
+    im = Image.fromarray(np.clip(page, 0, 255).astype(np.uint8))
+    fill = tuple(int(v) for v in np.median(page.reshape(-1, 3), axis=0))
+    return np.asarray(im.rotate(angle, Image.Resampling.BICUBIC, fillcolor=fill),
+                      dtype=np.float32)
 
 
 def _quad_size(quad: np.ndarray) -> tuple[int, int]:
